@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite (make test). The model was trained (or reused) by make before this runs.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+"$VENV_BIN/python" -m pytest -p no:cacheprovider "$@"

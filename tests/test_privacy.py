@@ -1,0 +1,94 @@
+"""Identifiers are masked before storage; delete-my-data and retention really delete rows."""
+import asyncio
+import json
+import sqlite3
+import time
+
+import pytest
+
+from xieshang.privacy import luhn_ok, mask, mask_data
+
+MASKED = [
+    ("我电话13812345678", "〔手机号〕"),
+    ("+86 138 1234 5678 打给我", "〔手机号〕"),
+    ("身份证110101199003071234", "〔身份证号〕"),
+    ("身份证号11010119900307123X", "〔身份证号〕"),
+    ("卡号6222 0212 3456 7890 128", "〔银行卡号〕"),
+    ("4111111111111111", "〔银行卡号〕"),
+    ("邮箱 zhang.san@qq.com", "〔邮箱〕"),
+    ("座机010-12345678", "〔电话〕"),
+    ("0755 87654321", "〔电话〕"),
+]
+KEPT = ["欠了12000元，逾期45天", "2026年11月20日", "每月还2000", "分24期", "12378", "400-810-8866", "1234567890123"]
+
+
+@pytest.mark.parametrize("text,placeholder", MASKED)
+def test_identifiers_are_masked(text, placeholder):
+    out = mask(text)
+    assert placeholder in out
+    assert not any(ch.isdigit() for ch in out.replace("86", "")) or placeholder == "〔电话〕"
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_ordinary_numbers_kept(text):
+    assert mask(text) == text
+
+
+def test_luhn():
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+
+
+def test_mask_data_nested():
+    data = {"text": "13812345678", "parse_data": {"entities": [{"value": "13812345678"}]}, "n": 3}
+    out = mask_data(data)
+    assert "13812345678" not in json.dumps(out) and out["n"] == 3
+
+
+def test_mask_is_idempotent():
+    once = mask("13812345678 和 110101199003071234")
+    assert mask(once) == once
+
+
+def _store(tmp_path, **kw):
+    from bot.tracker_store import PrivateSQLTrackerStore
+
+    return PrivateSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "t.db"), **kw)
+
+
+def _tracker(sender, texts, delete=False):
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    events = []
+    for t in texts:
+        events += [UserUttered(t, {"name": "inform", "confidence": 1.0}), ActionExecuted("action_listen")]
+    if delete:
+        events.insert(-1, ActionExecuted("action_delete_my_data"))
+    return DialogueStateTracker.from_events(sender, events)
+
+
+def test_store_masks_and_deletes(tmp_path):
+    store = _store(tmp_path)
+    asyncio.run(store.save(_tracker("u1", ["我手机13812345678，卡号4111111111111111"])))
+    asyncio.run(store.save(_tracker("u2", ["你好"])))
+    raw = (tmp_path / "t.db").read_bytes()
+    assert b"13812345678" not in raw and b"4111111111111111" not in raw
+    rows = sqlite3.connect(tmp_path / "t.db").execute("select data from events where sender_id='u1'").fetchall()
+    assert rows and "〔手机号〕" in "".join(r[0] for r in rows).encode().decode("unicode_escape")
+    asyncio.run(store.save(_tracker("u1", ["我手机13812345678，卡号4111111111111111", "删除"], delete=True)))
+    con = sqlite3.connect(tmp_path / "t.db")
+    assert con.execute("select count(*) from events where sender_id='u1'").fetchone()[0] == 0
+    assert con.execute("select count(*) from events where sender_id='u2'").fetchone()[0] > 0
+
+
+def test_retention_purges_old_conversations(tmp_path):
+    store = _store(tmp_path, retention_days=30)
+    asyncio.run(store.save(_tracker("old", ["旧对话"])))
+    asyncio.run(store.save(_tracker("new", ["新对话"])))
+    con = sqlite3.connect(tmp_path / "t.db")
+    con.execute("update events set timestamp = ? where sender_id = 'old'", (time.time() - 31 * 86400,))
+    con.commit()
+    store.purge_expired()
+    assert con.execute("select count(*) from events where sender_id='old'").fetchone()[0] == 0
+    assert con.execute("select count(*) from events where sender_id='new'").fetchone()[0] > 0

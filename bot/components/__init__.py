@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components. Thin: the logic lives in xieshang.nlu (plain Python, tested)."""

@@ -14,5 +14,13 @@ class ActionDeleteMyData(Action):
         return "action_delete_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        # the evidence diary is derived from the conversation: it goes too
+        from xieshang import diary
+
+        try:
+            diary.erase(tracker.sender_id)
+        except Exception:  # the conversation is still deleted by the tracker store
+            pass
         dispatcher.utter_message(response="utter_data_deleted")
+        dispatcher.utter_message(json_message={"data_deleted": True})
         return []

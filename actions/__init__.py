@@ -1,0 +1,1 @@
+"""The action server: thin rasa-sdk actions over the plain modules in xieshang/."""

@@ -8,9 +8,9 @@ export BOT_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
 export BOT_HOST ?= 127.0.0.1
 
-.PHONY: run test train shell bench venv clean
+.PHONY: run test train shell bench venv clean run-scaled
 
-$(STAMP): pyproject.toml scripts/setup_venv.sh
+$(STAMP): pyproject.toml scripts/setup_venv.sh scripts/setup_web.sh web/package-lock.json
 	@bash scripts/setup_venv.sh $(VENV)
 	@touch $(STAMP)
 
@@ -21,6 +21,10 @@ train: $(STAMP)
 
 run: train
 	@bash scripts/run.sh
+
+# scale-out profile: 2 Rasa replicas + PostgreSQL + Redis behind nginx (docs/operations.md)
+run-scaled: train
+	@bash scripts/run_scaled.sh
 
 shell: train
 	@bash scripts/run.sh --shell

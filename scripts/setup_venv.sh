@@ -32,3 +32,6 @@ echo "==> installing the project and its dependencies into $venv (first time: ab
 "$venv/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v '^WARNING: Location' || true
 "$venv/bin/python" -c 'import rasa, rasa_sdk, jieba, cn2an, wechatpy, pytest' \
   || { echo "依赖安装失败，请查看上面的错误信息。" >&2; exit 1; }
+
+# The web chat's socket.io client from npm (web/package-lock.json); warns and goes on without npm.
+bash "$(dirname "$0")/setup_web.sh" || true

@@ -3,4 +3,6 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# chromium + a CJK font for the browser tests (installed only when missing)
+bash scripts/setup_browser.sh
 "$VENV_BIN/python" -m pytest -p no:cacheprovider "$@"

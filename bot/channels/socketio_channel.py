@@ -1,0 +1,60 @@
+"""Rasa's socketio channel, with one bug fixed: custom payloads.
+
+Rasa 3.6's ``SocketIOOutput.send_custom_json`` calls ``sio.emit(event, **json_message)``: every key of
+the payload becomes a keyword argument of ``emit()``. A document (``{"type": "document", "title": ...}``)
+or a practice marker (``{"practice": "on"}``) therefore raises ``TypeError: emit() got an unexpected
+keyword argument`` and the browser never gets it (nor anything after it in that turn).
+
+This channel is Rasa's own in every other respect (same name ``socketio``, same settings, same
+``/socket.io`` path and events, so third-party widgets such as rasa-webchat work unchanged). Its
+output sends a custom payload as one ``bot_uttered`` message ``{"custom": payload}``; a document also
+carries a flattened ``text`` so a client that only reads ``text`` still shows it.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
+from sanic import Blueprint
+
+
+def custom_message(payload: Any) -> Dict[Text, Any]:
+    """The ``bot_uttered`` message for a custom payload (plain function, tested)."""
+    if not isinstance(payload, dict):
+        return {"custom": payload}
+    payload = {k: v for k, v in payload.items() if k != "room"}
+    message: Dict[Text, Any] = {"custom": payload}
+    if payload.get("type") == "document" and isinstance(payload.get("text"), str):
+        title = str(payload.get("title") or "").strip()
+        message["text"] = f"【{title}】\n{payload['text']}" if title else payload["text"]
+    return message
+
+
+class SocketIOOutput(RasaSocketIOOutput):
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, custom_message(json_message))
+
+
+class SocketIOInput(RasaSocketIOInput):
+    """Drop-in replacement for ``socketio`` in credentials.yml (same settings)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        output = super().get_output_channel()
+        if isinstance(output, RasaSocketIOOutput) and not isinstance(output, SocketIOOutput):
+            output = SocketIOOutput(output.sio, output.bot_message_evt)
+        return output
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def handle(message: UserMessage) -> Any:
+            out = message.output_channel
+            if isinstance(out, RasaSocketIOOutput) and not isinstance(out, SocketIOOutput):
+                message.output_channel = SocketIOOutput(out.sio, out.bot_message_evt)
+            return await on_new_message(message)
+
+        return super().blueprint(handle)

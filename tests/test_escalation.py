@@ -124,3 +124,9 @@ def test_every_marker_in_content_exists():
 def test_notes_fit_a_phone_screen():
     assert len(escalation.contacts_note("brief", "借呗").text) < 160
     assert len(escalation.police_guide()) < 400
+
+
+def test_public_platform_and_data_deletion():
+    assert "黑猫投诉" in escalation.how_to_submit(case())
+    text = escalation.stop_contact_request("借呗", today=TODAY).text
+    assert "删除" in text and "第四十四条至第四十七条" in text

@@ -1,0 +1,386 @@
+"""`make bench`: NLU quality and pipeline ablation, end-to-end latency and throughput over REST with
+the action server in the loop, cold start, memory, training time, WeChat callback latency, and Rasa's
+own `rasa init` bot measured in the same run as the engine's floor.
+
+Writes bench/results.json, bench/latency.png and prints a table. Options:
+  --quick        skip the ablation and the rasa-init floor (a few minutes instead of ~15)
+  --only NAME    run one part: nlu, ablation, e2e, train, floor, wechat
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from conftest import BotServers, free_port, wait_http  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+TMP = ROOT / "bench" / "tmp"
+RESULTS = ROOT / "bench" / "results.json"
+
+# Real-looking user turns across the flows (each simulated user walks through them in order).
+CONVERSATION = [
+    "你好",
+    "借呗逾期了还不上",
+    "欠了12000",
+    "每个月能还2000",
+    "失业了",
+    "下个月应该能找到工作",
+    "催收打给我妈了怎么办",
+    "他们说要上门",
+    "我要投诉",
+    "跳过",
+    "昨天晚上打了十几个电话给我同事",
+    "有录音",
+    "会不会上征信",
+    "这样催收合法吗",
+    "压力好大",
+    "谢谢",
+]
+
+
+def pct(values: List[float], q: float) -> Optional[float]:
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
+    return round(values[k], 2)
+
+
+def rss_mb(pid: int) -> Optional[float]:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except Exception:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1) if total else None
+
+
+def say(url: str, sender: str, message: str, timeout: float = 60) -> list:
+    req = urllib.request.Request(
+        url + "/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": message}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+# ------------------------------------------------------------------------------------------ load
+
+
+def one_user(url: str, n: int = 160) -> Dict:
+    lat = []
+    for i in range(n):
+        if i % len(CONVERSATION) == 0:
+            sender = f"bench-one-{i}"
+        t = time.perf_counter()
+        say(url, sender, CONVERSATION[i % len(CONVERSATION)])
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"n": n, "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "samples": lat}
+
+
+def many_users(url: str, users: int, seconds: float, think: float = 0.0) -> Dict:
+    lat: List[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker(u: int) -> None:
+        i = 0
+        while time.time() < stop:
+            sender = f"bench-{users}-{think}-{u}-{i // len(CONVERSATION)}"
+            t = time.perf_counter()
+            try:
+                say(url, sender, CONVERSATION[i % len(CONVERSATION)])
+                ms = (time.perf_counter() - t) * 1000
+                with lock:
+                    lat.append(ms)
+            except Exception:
+                with lock:
+                    errors[0] += 1
+            i += 1
+            if think:
+                time.sleep(think)
+
+    threads = [threading.Thread(target=worker, args=(u,), daemon=True) for u in range(users)]
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 120)
+    elapsed = time.time() - start
+    return {
+        "users": users, "think_s": think, "seconds": round(elapsed, 1), "messages": len(lat),
+        "errors": errors[0], "throughput_msg_s": round(len(lat) / elapsed, 1),
+        "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
+    }
+
+
+def measure_server(start: Callable[[], object], url_of: Callable[[object], str], pid_of: Callable[[object], Dict[str, int]],
+                   stop: Callable[[object], None], label: str) -> Dict:
+    t0 = time.time()
+    handle = start()
+    url = url_of(handle)
+    first = None
+    while first is None and time.time() - t0 < 300:
+        try:
+            say(url, f"{label}-cold", "你好", timeout=60)
+            first = time.time() - t0
+        except Exception:
+            time.sleep(0.2)
+    try:
+        out: Dict = {"cold_start_s": round(first, 2) if first else None}
+        for _ in range(10):  # warm up
+            say(url, f"{label}-warm", "你好")
+        one = one_user(url)
+        out["one_user"] = {k: v for k, v in one.items() if k != "samples"}
+        out["_samples"] = one["samples"]
+        out["saturated_20"] = many_users(url, 20, 20)
+        out["saturated_50"] = many_users(url, 50, 20)
+        out["think_20"] = many_users(url, 20, 30, think=0.5)
+        out["rss_mb"] = {name: rss_mb(pid) for name, pid in pid_of(handle).items()}
+        return out
+    finally:
+        stop(handle)
+
+
+def bench_e2e(model: Path) -> Dict:
+    work = Path(tempfile.mkdtemp(prefix="xieshang-bench-"))
+
+    def start():
+        bot = BotServers(model, work)
+        bot.start_actions()
+        log = open(work / "rasa.log", "ab")
+        bot.procs["rasa"] = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
+             "--credentials", "bot/credentials.yml", "-i", "127.0.0.1", "--port", str(bot.bot_port)],
+            cwd=ROOT, env=bot.env, stdout=log, stderr=subprocess.STDOUT)
+        return bot
+
+    try:
+        return measure_server(start, lambda b: b.url,
+                              lambda b: {"rasa": b.procs["rasa"].pid, "actions": b.procs["actions"].pid},
+                              lambda b: b.stop(), "xieshang")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------ NLU
+
+
+def bench_nlu(model: Path) -> Dict:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "nlu_probe.py"), str(model), str(HELDOUT)],
+                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def train(config: Path, out_dir: Path, name: str, nlu_only: bool) -> float:
+    cmd = [str(VENV_BIN / "rasa"), "train"] + (["nlu", "--nlu", "data"] if nlu_only else ["--data", "data", "--domain", "bot/domain"])
+    cmd += ["--config", str(config), "--out", str(out_dir), "--fixed-model-name", name, "--quiet"]
+    if not nlu_only:
+        cmd += ["--force"]
+    t = time.time()
+    subprocess.run(cmd, cwd=ROOT, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return round(time.time() - t, 1)
+
+
+def bench_ablation() -> Dict:
+    results = {}
+    for config in sorted((ROOT / "bench" / "pipelines").glob("*.yml")):
+        name = config.stem
+        out_dir = TMP / "ablation"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        seconds = train(config, out_dir, name, nlu_only=True)
+        probe = bench_nlu(out_dir / f"{name}.tar.gz")
+        probe["train_s"] = seconds
+        results[name] = probe
+        print(f"  ablation {name}: {probe}", flush=True)
+    return results
+
+
+def bench_train() -> Dict:
+    out_dir = TMP / "train"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {"full_training_s": train(ROOT / "bot" / "config.yml", out_dir, "full", nlu_only=False)}
+
+
+# ------------------------------------------------------------------------------------------ floor
+
+
+def bench_floor() -> Dict:
+    """Rasa's own `rasa init` bot, trained and served here, measured the same way."""
+    floor = TMP / "rasa-init"
+    model = floor / "models"
+    if not list(model.glob("*.tar.gz")):
+        shutil.rmtree(floor, ignore_errors=True)
+        floor.mkdir(parents=True)
+        subprocess.run([str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(floor)],
+                       cwd=floor, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    model_file = sorted(model.glob("*.tar.gz"))[-1]
+
+    class Floor:
+        def __init__(self) -> None:
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.proc = subprocess.Popen(
+                [str(VENV_BIN / "rasa"), "run", "--model", str(model_file), "-i", "127.0.0.1", "--port", str(self.port)],
+                cwd=floor, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"))
+
+    def stop(f: "Floor") -> None:
+        f.proc.terminate()
+        f.proc.wait(30)
+
+    return measure_server(Floor, lambda f: f.url, lambda f: {"rasa": f.proc.pid}, stop, "floor")
+
+
+# ------------------------------------------------------------------------------------------ wechat
+
+
+def bench_wechat(model: Path) -> Dict:
+    try:
+        from bench.wechat_probe import measure  # written with the WeChat channel
+    except ImportError:
+        return {"skipped": "WeChat channel benchmark not available"}
+    return measure(model)
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+def plot(results: Dict) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("e2e", "xieshang"), ("floor", "rasa init")):
+        samples = (results.get(key) or {}).pop("_samples", None)
+        if samples:
+            ax.plot(sorted(samples), [i / len(samples) for i in range(len(samples))], label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per message, one user (ms, log)")
+    ax.set_ylabel("fraction of messages")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(ROOT / "bench" / "latency.png", dpi=110)
+
+
+def table(results: Dict) -> str:
+    e2e, floor = results.get("e2e") or {}, results.get("floor") or {}
+    nlu = results.get("nlu") or {}
+
+    def g(d: Dict, *path):
+        for p in path:
+            if not isinstance(d, dict):
+                return None
+            d = d.get(p)
+        return d
+
+    rows = [
+        ("intent accuracy (own held-out)", g(nlu, "intent_accuracy"), None, "≥ 0.93"),
+        ("intent macro-F1", g(nlu, "intent_macro_f1"), None, ""),
+        ("entity accuracy", g(nlu, "entity_accuracy"), None, "≥ 0.85"),
+        ("one user p50 (ms)", g(e2e, "one_user", "p50_ms"), g(floor, "one_user", "p50_ms"), "≤ 20"),
+        ("20 users, 0.5 s think, p95 (ms)", g(e2e, "think_20", "p95_ms"), g(floor, "think_20", "p95_ms"), "≤ 60"),
+        ("saturated 20 users (msg/s)", g(e2e, "saturated_20", "throughput_msg_s"), g(floor, "saturated_20", "throughput_msg_s"), "≥ 150"),
+        ("saturated 50 users (msg/s)", g(e2e, "saturated_50", "throughput_msg_s"), g(floor, "saturated_50", "throughput_msg_s"), ""),
+        ("cold start to first reply (s)", g(e2e, "cold_start_s"), g(floor, "cold_start_s"), "≤ 10"),
+        ("Rasa server RSS (MB)", g(e2e, "rss_mb", "rasa"), g(floor, "rss_mb", "rasa"), "≤ 600"),
+        ("action server RSS (MB)", g(e2e, "rss_mb", "actions"), None, ""),
+        ("full training (s)", g(results, "train", "full_training_s"), None, "≤ 120"),
+        ("WeChat callback p50/p99 (ms)", g(results, "wechat", "p50_ms"), g(results, "wechat", "p99_ms"), "p99 < 1000"),
+    ]
+    lines = [f"{'measure':38} {'xieshang':>10} {'rasa init':>10}  target", "-" * 72]
+    for name, ours, theirs, target in rows:
+        lines.append(f"{name:38} {str(ours if ours is not None else '-'):>10} {str(theirs if theirs is not None else '-'):>10}  {target}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only")
+    args = parser.parse_args()
+    model = Path(subprocess.check_output([sys.executable, str(ROOT / "scripts/train.py"), "--path"], text=True).strip())
+    if not model.exists():
+        print("没有模型，请先运行 make train。", file=sys.stderr)
+        return 1
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results: Dict = dict(old)
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    results["model"] = model.name
+    parts = {
+        "nlu": lambda: bench_nlu(model),
+        "train": bench_train,
+        "e2e": lambda: bench_e2e(model),
+        "wechat": lambda: bench_wechat(model),
+        "ablation": bench_ablation,
+        "floor": bench_floor,
+    }
+    wanted = [args.only] if args.only else [p for p in parts if not (args.quick and p in ("ablation", "floor"))]
+    for name in wanted:
+        print(f"==> bench {name}", flush=True)
+        try:
+            results[name] = parts[name]()
+        except Exception as exc:  # a broken part is reported, the others still run
+            results[name] = {"error": repr(exc)[:500]}
+    e2e, floor = results.get("e2e") or {}, results.get("floor") or {}
+    try:
+        results["vs_rasa_init"] = {
+            "one_user_p50": round(floor["one_user"]["p50_ms"] / e2e["one_user"]["p50_ms"], 1),
+            "think_20_p95": round(floor["think_20"]["p95_ms"] / e2e["think_20"]["p95_ms"], 1),
+            "saturated_20": round(e2e["saturated_20"]["throughput_msg_s"] / floor["saturated_20"]["throughput_msg_s"], 1),
+            "cold_start": round(floor["cold_start_s"] / e2e["cold_start_s"], 1),
+            "rss": round(floor["rss_mb"]["rasa"] / e2e["rss_mb"]["rasa"], 1),
+            "note": "each figure is how many times better xieshang is than rasa init's bot",
+        }
+    except (KeyError, TypeError, ZeroDivisionError):
+        pass
+    plot(results)
+    for key in ("e2e", "floor"):
+        (results.get(key) or {}).pop("_samples", None)
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+    print(table(results))
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} and bench/latency.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

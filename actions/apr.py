@@ -74,23 +74,20 @@ class ValidateAprForm(FormValidationAction):
             return {name: None for name in SLOTS} | {"requested_slot": None}
         return None
 
-    def validate_apr_received(self, value, dispatcher, tracker, domain):
+    def _money_slot(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         stop = self._stop(value, dispatcher)
         if stop:
             return stop
         money = _money(value)
         if not money:
             dispatcher.utter_message(response="utter_apr_invalid")
-        return {"apr_received": money}
+        return {slot: money}
+
+    def validate_apr_received(self, value, dispatcher, tracker, domain):
+        return self._money_slot("apr_received", value, dispatcher)
 
     def validate_apr_payment(self, value, dispatcher, tracker, domain):
-        stop = self._stop(value, dispatcher)
-        if stop:
-            return stop
-        money = _money(value)
-        if not money:
-            dispatcher.utter_message(response="utter_apr_invalid")
-        return {"apr_payment": money}
+        return self._money_slot("apr_payment", value, dispatcher)
 
     def validate_apr_term(self, value, dispatcher, tracker, domain):
         stop = self._stop(value, dispatcher)

@@ -62,3 +62,23 @@ def previous_slot_value(tracker: Tracker, name: str) -> Any:
         if event.get("event") == "restart":
             return None
     return None
+
+
+def platform_answer(value: Any, tracker: Tracker) -> Dict[str, Any]:
+    """The platform slot from an answer: a known lender (synonyms, typos), an entity in the message,
+    or a short unknown app name kept as the user wrote it; 不知道 → unknown."""
+    from xieshang.nlu.extract import canonical_platform
+
+    if is_skip(value):
+        return {"platform": UNKNOWN}
+    if isinstance(value, str):
+        found = canonical_platform(value.strip())
+        if found:
+            return {"platform": found}
+        ents = latest_entities(tracker, "platform")
+        if ents:
+            return {"platform": ents[-1]["value"]}
+        name = value.strip()
+        if 0 < len(name) <= 20 and not re.search(r"\d{3,}", name):
+            return {"platform": name}
+    return {"platform": None}

@@ -8,9 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import UNKNOWN, is_skip, latest_entities, send_document, slot_text
+from actions.common import UNKNOWN, is_skip, platform_answer, send_document, slot_text
 from xieshang import escalation
-from xieshang.nlu.extract import canonical_platform, platform_kind
+from xieshang.nlu.extract import platform_kind
 
 WHO = [
     (re.compile(r"同事|领导|老板|公司|单位|hr|HR|上司|主管"), "同事/单位"),
@@ -32,18 +32,7 @@ class ValidateComplaintForm(FormValidationAction):
         return "validate_complaint_form"
 
     def validate_platform(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
-        if is_skip(value):
-            return {"platform": UNKNOWN}
-        if isinstance(value, str):
-            found = canonical_platform(value.strip())
-            if found:
-                return {"platform": found}
-            ents = latest_entities(tracker, "platform")
-            if ents:
-                return {"platform": ents[-1]["value"]}
-            if 0 < len(value.strip()) <= 20:
-                return {"platform": value.strip()}
-        return {"platform": None}
+        return platform_answer(value, tracker)
 
     def validate_incident(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         if is_skip(value):

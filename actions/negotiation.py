@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    platform_answer,
     UNKNOWN,
     is_skip,
     latest_entities,
@@ -72,20 +73,7 @@ class ValidateNegotiationForm(FormValidationAction):
         return {"debts": merge_debts(tracker.get_slot("debts") or [], new)}
 
     def validate_platform(self, value: Any, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
-        if is_skip(value):
-            return {"platform": UNKNOWN}
-        if isinstance(value, str):
-            found = canonical_platform(value.strip())
-            if found:
-                return {"platform": found}
-            ents = latest_entities(tracker, "platform")
-            if ents:
-                return {"platform": ents[-1]["value"]}
-            name = value.strip()
-            # an app the lender list does not know yet: keep the user's name for it
-            if 0 < len(name) <= 20 and not re.search(r"\d{3,}", name):
-                return {"platform": name}
-        return {"platform": None}
+        return platform_answer(value, tracker)
 
     def _number_slot(
         self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker

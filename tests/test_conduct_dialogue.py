@@ -72,3 +72,13 @@ def test_polite_reminder_is_not_called_a_breach(servers):
     sender = _sender("polite")
     reply = texts(servers.say(sender, "帮我看看违规了没：今天上午10点平台客服打了一个电话给我，很礼貌地提醒我还款"))
     assert "没有发现明显违规" in reply
+
+
+def test_complaint_carries_the_diary_annex(servers):
+    sender = _sender("annex")
+    assert "记下了" in texts(servers.say(sender, "记一下 昨晚11点 138xxxx 打给我妈说我诈骗，有录音"))
+    servers.say(sender, "我要投诉借呗")
+    servers.say(sender, "催收打电话给我妈说我诈骗")
+    replies = servers.say(sender, "有通话录音")
+    body = "\n".join(r["custom"]["text"] for r in replies if isinstance(r.get("custom"), dict) and r["custom"].get("text"))
+    assert "附件" in body and "138xxxx" in body, texts(replies)

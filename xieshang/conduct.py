@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from xieshang import facts as fact_base
 from xieshang.content import load
+from xieshang.nlu.extract import extract, platform_kind
 from xieshang.nlu.text import normalise
 from xieshang.timeexpr import find_times, local_now, small_number
 
@@ -555,22 +556,10 @@ def _detect_frequency(t: _Text, hits: List[_Hit]) -> None:
 
 def lender_kind_of(text: str, platform: Optional[str] = None) -> Tuple[str, Optional[str]]:
     """(kind, platform) from the lender named in the text; ('unknown', None) when none is named."""
-    found_platform = platform
-    kind = None
-    try:  # the entity layer may be absent in a partial checkout; words still work
-        from xieshang.nlu import extract as ex
-
-        if not found_platform:
-            for ent in ex.extract(text or ""):
-                if ent.get("entity") == "platform":
-                    found_platform = ent.get("value")
-                    break
-        if found_platform:
-            k = ex.platform_kind(found_platform)
-            kind = k if k and k != "unknown" else None
-    except Exception:  # pragma: no cover - optional dependency
-        pass
-    if kind:
+    found_platform = platform or next(
+        (ent["value"] for ent in extract(text or "") if ent.get("entity") == "platform"), None)
+    kind = platform_kind(found_platform) if found_platform else None
+    if kind and kind != "unknown":
         return kind, found_platform
     s = normalise(text or "")
     for k, rx in config().lenders:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import yaml
-
 from xieshang.content import load
 from xieshang.facts import render
+from xieshang.nlu.extract import platform_kind
 
 KINDS = ("bank_card", "bank_loan", "consumer_finance", "small_loan", "online")
 UNKNOWN_KIND = "unknown"
@@ -171,40 +170,12 @@ def _texts() -> Dict[str, Any]:
     return _rules()["texts"]
 
 
-def _lender_table() -> Dict[str, str]:
-    """Normalised name/synonym → kind, from content/lenders.yml; empty when the file is missing."""
-    try:
-        data = load("lenders") or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    table: Dict[str, str] = {}
-    for row in (data.get("lenders") or []) if isinstance(data, dict) else []:
-        if not isinstance(row, dict) or not row.get("name"):
-            continue
-        kind = row.get("kind") if row.get("kind") in KINDS else UNKNOWN_KIND
-        for alias in [row["name"], *(row.get("synonyms") or [])]:
-            table.setdefault(_norm(str(alias)), kind)
-    return table
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"\s+", "", name).lower()
-
-
 def lender_kind(platform: Optional[str]) -> str:
     """The lender's kind (bank_card, bank_loan, consumer_finance, small_loan, online) from
-    content/lenders.yml (name or synonym); a name pattern from plan_rules.yml (…信用卡, …消费金融,
-    …小贷, …银行) when it is not listed; else "unknown"."""
-    if not platform or not str(platform).strip():
-        return UNKNOWN_KIND
-    key = _norm(str(platform))
-    kind = _lender_table().get(key)
-    if kind:
-        return kind
-    for rule in _rules().get("kind_patterns") or []:
-        if re.search(rule["pattern"], key):
-            return rule["kind"]
-    return UNKNOWN_KIND
+    content/lenders.yml, or from its name (…信用卡, …消费金融, …小贷, …银行) when it is not listed;
+    else "unknown". One lookup for the whole project: xieshang.nlu.extract.platform_kind."""
+    kind = platform_kind(platform)
+    return kind if kind in KINDS else UNKNOWN_KIND
 
 
 def clean_answer(text: Any) -> Optional[str]:

@@ -13,13 +13,11 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from conftest import BotServers, free_port, wait_http  # noqa: E402
+from conftest import BotServers, free_port, say  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
@@ -82,16 +80,6 @@ def rss_mb(pid: int) -> Optional[float]:
         except OSError:
             continue
     return round(total / 1024, 1) if total else None
-
-
-def say(url: str, sender: str, message: str, timeout: float = 60) -> list:
-    req = urllib.request.Request(
-        url + "/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": message}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read())
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -177,14 +165,7 @@ def bench_e2e(model: Path) -> Dict:
     work = Path(tempfile.mkdtemp(prefix="xieshang-bench-"))
 
     def start():
-        bot = BotServers(model, work)
-        bot.start_actions()
-        log = open(work / "rasa.log", "ab")
-        bot.procs["rasa"] = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
-             "--credentials", "bot/credentials.yml", "-i", "127.0.0.1", "--port", str(bot.bot_port)],
-            cwd=ROOT, env=bot.env, stdout=log, stderr=subprocess.STDOUT)
-        return bot
+        return BotServers(model, work).start()  # as `make run` starts them
 
     try:
         return measure_server(start, lambda b: b.url,

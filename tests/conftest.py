@@ -78,6 +78,21 @@ def wait_http(url: str, timeout: float = 180.0, proc: subprocess.Popen = None) -
     raise TimeoutError(url)
 
 
+def say(url: str, sender: str, message: str, timeout: float = 30) -> list:
+    """One message to the REST channel at ``url``; the bot's replies."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        url + "/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": message}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        assert resp.status == 200
+        return json.loads(resp.read())
+
+
 class BotServers:
     """The Rasa server and the action server, started like `make run` does, on free ports."""
 
@@ -156,16 +171,7 @@ class BotServers:
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
     def say(self, sender: str, message: str, timeout: float = 30):
-        import json
-        import urllib.request
-
-        req = urllib.request.Request(
-            self.url + "/webhooks/rest/webhook",
-            data=json.dumps({"sender": sender, "message": message}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read())
+        return say(self.url, sender, message, timeout)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import BASE_ENV, ROOT, VENV_BIN, free_port, texts, wait_http
+from conftest import BASE_ENV, ROOT, VENV_BIN, free_port, say, texts, wait_http
 from xieshang.guard import APOLOGY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.rasa]
@@ -136,14 +136,7 @@ class Cluster:
             pass
 
     def say(self, replica: int, sender: str, message: str) -> List[dict]:
-        req = urllib.request.Request(
-            self.url(replica) + "/webhooks/rest/webhook",
-            data=json.dumps({"sender": sender, "message": message}, ensure_ascii=False).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=180) as resp:
-            assert resp.status == 200
-            return json.loads(resp.read())
+        return say(self.url(replica), sender, message, timeout=180)
 
     def tracker(self, replica: int, sender: str) -> dict:
         url = f"{self.url(replica)}/conversations/{sender}/tracker?token={self.token}"

@@ -3,6 +3,9 @@
 # the project with its test dependencies. Idempotent: make calls it only when pyproject.toml changed.
 set -euo pipefail
 venv=${1:-.venv}
+# one installer at a time (two `make` runs in parallel would otherwise rebuild the same venv)
+exec 9>"${venv%/}.lock"
+flock 9
 
 find_python() {
   local c

@@ -1,0 +1,171 @@
+"""Three hot spots of Rasa 3.6's serving path, measured with cProfile (docs/performance.md) and fixed
+without changing what Rasa does.
+
+1. ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` for every action server
+   reply. With jsonschema 4.17 that call first re-checks Rasa's (constant) events schema against the
+   JSON-Schema meta-schema — about 100,000 Python calls, 20-45 ms per custom action, more than half
+   of the CPU time of a whole turn. Here the schema is checked once and its validator kept; replies
+   are validated exactly as before and an invalid one raises the same ``ValidationError``.
+2. ``Event.resolve_by_type`` walks the whole ``Event`` class tree for every stored event it reads
+   back (30 recursive calls per event): a name → class table, rebuilt if a new subclass appears.
+3. ``rasa.utils.endpoints.EndpointConfig.request`` opens a new aiohttp session (and TCP connection)
+   for every call to the action server; here one session per event loop is kept and reused.
+
+``install()`` runs when the ``bot`` package is imported, i.e. in every process that loads this
+project's components, channels or tracker store; it is idempotent.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Optional, Text, Type
+
+logger = logging.getLogger(__name__)
+_installed = False
+
+
+# ---------------------------------------------------------------------------------- 1. jsonschema
+_validators: Dict[str, Any] = {}
+
+
+def validator_for(schema: Dict[str, Any]) -> Any:
+    """A ready validator for ``schema``: the schema is checked against its meta-schema only once."""
+    key = json.dumps(schema, sort_keys=True)
+    validator = _validators.get(key)
+    if validator is None:
+        from jsonschema.validators import validator_for as pick
+
+        cls = pick(schema)
+        cls.check_schema(schema)
+        validator = _validators[key] = cls(schema)
+    return validator
+
+
+def validate(instance: Any, schema: Dict[str, Any]) -> None:
+    """``jsonschema.validate(instance, schema)`` without re-checking the schema each time."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator_for(schema).iter_errors(instance))
+    if error is not None:
+        raise error
+
+
+def _patch_action_validation() -> None:
+    from jsonschema import ValidationError
+    from rasa.core.actions import action as rasa_action
+
+    original = rasa_action.RemoteAction._validate_action_result
+
+    def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+        try:
+            validate(result, self.action_response_format_spec())
+            return True
+        except ValidationError:
+            return original(self, result)  # Rasa's own path, for its error message
+
+    rasa_action.RemoteAction._validate_action_result = _validate_action_result
+
+
+# ------------------------------------------------------------------------------ 2. event classes
+def _patch_event_lookup() -> None:
+    from rasa.shared.core import events
+    from rasa.shared.utils.common import all_subclasses
+
+    table: Dict[Text, Type[events.Event]] = {}
+    known = [0]
+    original = events.Event.resolve_by_type
+
+    def resolve_by_type(type_name: Text, default: Optional[Type[events.Event]] = None) -> Optional[Type[events.Event]]:
+        cls = table.get(type_name)
+        if cls is not None:
+            return cls
+        subclasses = all_subclasses(events.Event)
+        if len(subclasses) != known[0]:
+            table.clear()
+            for sub in reversed(subclasses):  # the first match wins, as in Rasa's loop
+                table[sub.type_name] = sub
+            known[0] = len(subclasses)
+            cls = table.get(type_name)
+            if cls is not None:
+                return cls
+        return original(type_name, default)  # unknown names: Rasa's own answer (default, None or error)
+
+    events.Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+# ----------------------------------------------------------------------- 3. action server session
+KEEPALIVE_S = 2.0  # below Sanic's 5 s keep-alive timeout, so a pooled connection is never stale
+
+
+def _patch_endpoint_session() -> None:
+    import asyncio
+    import weakref
+
+    import aiohttp
+    from rasa.utils import endpoints
+
+    sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dict[str, aiohttp.ClientSession]]"
+    sessions = weakref.WeakKeyDictionary()
+
+    class _Reused:
+        """Looks like ``aiohttp.ClientSession`` in ``async with``, but is not closed on exit."""
+
+        def __init__(self, session: aiohttp.ClientSession) -> None:
+            self.session = session
+
+        async def __aenter__(self) -> aiohttp.ClientSession:
+            return self.session
+
+        async def __aexit__(self, *exc: Any) -> None:
+            return None
+
+    original = endpoints.EndpointConfig.session
+
+    def session(self: Any) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return original(self)
+        # a session depends only on the endpoint's headers and basic auth (see Rasa's own session())
+        key = json.dumps([self.headers, self.basic_auth], sort_keys=True, default=str)
+        per_loop = sessions.setdefault(loop, {})
+        current = per_loop.get(key)
+        if current is None or current.closed:
+            auth = None
+            if self.basic_auth:
+                auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+            current = per_loop[key] = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
+            )
+        return _Reused(current)
+
+    endpoints.EndpointConfig.session = session
+    _sessions.append(sessions)
+
+
+_sessions: list = []
+
+
+async def close_sessions() -> None:
+    """Close the kept sessions of the running event loop (at shutdown, or at the end of a test)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    for per_loop in _sessions:
+        for session in per_loop.pop(loop, {}).values():
+            await session.close()
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    for patch in (_patch_action_validation, _patch_event_lookup, _patch_endpoint_session):
+        try:
+            patch()
+        except Exception:  # an unexpected Rasa version: keep Rasa's own behaviour
+            logger.warning("speed-up %s not applied", patch.__name__, exc_info=True)

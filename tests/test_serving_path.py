@@ -1,0 +1,173 @@
+"""How the Rasa server is started and the fixes to its serving path: bot/lean.py (TensorFlow kept out
+of a server whose model does not need it) and bot/speedups.py (same behaviour as Rasa, less work).
+Speed itself is measured by `make bench`, not here."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+def run_python(code: str, timeout: int = 240) -> str:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+# ------------------------------------------------------------------------------------------ lean
+def test_served_model_answers_without_importing_tensorflow(model_path):
+    out = run_python(f"""
+        import asyncio, json, sys
+        from bot import lean
+        deferred = lean.install({str(model_path)!r})
+        from rasa.core.agent import Agent
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+        agent = Agent.load({str(model_path)!r})
+        out = CollectingOutputChannel()
+        asyncio.run(agent.handle_message(UserMessage("借呗逾期了还不上", out, "lean-test")))
+        print(json.dumps({{"deferred": deferred, "tf": "tensorflow" in sys.modules,
+                           "texts": [m.get("text") for m in out.messages]}}, ensure_ascii=False))
+    """)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["deferred"] is True
+    assert result["tf"] is False, "TensorFlow was imported while serving a model without TF components"
+    assert any(t and "方案" in t for t in result["texts"]), result["texts"]
+
+
+def test_placeholders_become_the_real_classes_when_used():
+    out = run_python("""
+        import sys
+        from bot import lean
+        lean.install()
+        from rasa.utils import train_utils
+        placeholder = train_utils.RasaTrainingLogger
+        assert "tensorflow" not in sys.modules
+        assert "deferred" in repr(placeholder)
+        logger = placeholder(3, silent=True)          # calling it imports the real module
+        import rasa.utils.tensorflow.callback as real
+        assert "tensorflow" in sys.modules
+        assert type(logger) is real.RasaTrainingLogger
+        assert isinstance(logger, placeholder) and issubclass(real.RasaTrainingLogger, placeholder)
+        assert train_utils.RasaBatchDataGenerator.__name__ == "RasaBatchDataGenerator"
+        print("ok")
+    """)
+    assert out.strip().endswith("ok")
+
+
+def _fake_model(tmp_path: Path, uses: list) -> Path:
+    meta = {"train_schema": {"nodes": {}}, "predict_schema": {"nodes": {f"n{i}": {"uses": u} for i, u in enumerate(uses)}}}
+    path = tmp_path / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        data = json.dumps(meta).encode()
+        info = tarfile.TarInfo("metadata.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_model_with_tensorflow_components_is_served_as_rasa_does(tmp_path, model_path):
+    from bot import lean
+
+    assert lean.model_needs_tensorflow(str(model_path)) is False
+    diet = _fake_model(tmp_path, ["rasa.nlu.classifiers.diet_classifier.DIETClassifier"])
+    assert lean.model_needs_tensorflow(str(diet)) is True
+    assert lean.model_needs_tensorflow(str(tmp_path / "missing.tar.gz")) is True
+    assert lean.model_needs_tensorflow(None) is True
+
+
+def test_serve_finds_the_model_argument():
+    from bot.serve import model_argument
+
+    assert model_argument(["run", "--model", "m.tar.gz", "--port", "1"]) == "m.tar.gz"
+    assert model_argument(["run", "--model=m.tar.gz"]) == "m.tar.gz"
+    assert model_argument(["run", "-m", "x"]) == "x"
+    assert model_argument(["run"]) is None
+
+
+def test_make_run_and_tests_start_rasa_through_bot_serve():
+    assert '-m bot.serve run --model' in (ROOT / "scripts/run.sh").read_text()
+    assert '-m bot.serve run --model' in (ROOT / "scripts/run_scaled.sh").read_text()
+
+
+# -------------------------------------------------------------------------------------- speedups
+def test_action_reply_validation_is_unchanged():
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    from bot import speedups
+
+    speedups.install()
+    action = RemoteAction("action_x", None)
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    assert action._validate_action_result({})
+    for bad in ({"events": "nope"}, {"events": [{"event": 3}]}, {"responses": [1]}):
+        with pytest.raises(ValidationError) as info:
+            action._validate_action_result(bad)
+        assert "Failed to validate Action server response" in info.value.message  # Rasa's own message
+    # the schema is checked once and its validator kept
+    assert speedups.validator_for(RemoteAction.action_response_format_spec()) is speedups.validator_for(
+        RemoteAction.action_response_format_spec())
+
+
+def test_event_lookup_is_unchanged():
+    from rasa.shared.core import events
+    from rasa.shared.utils.common import all_subclasses
+
+    from bot import speedups
+
+    speedups.install()
+    for cls in all_subclasses(events.Event):
+        if cls.type_name in {"topic"}:
+            continue
+        expected = next(c for c in all_subclasses(events.Event) if c.type_name == cls.type_name)
+        assert events.Event.resolve_by_type(cls.type_name) is expected
+    assert events.Event.resolve_by_type("topic") is None
+    assert events.Event.resolve_by_type("nonsense", default=events.SlotSet) is events.SlotSet
+    with pytest.raises(ValueError):
+        events.Event.resolve_by_type("nonsense")
+    restored = events.Event.from_parameters({"event": "slot", "name": "debt_total", "value": 12000})
+    assert isinstance(restored, events.SlotSet) and restored.value == 12000
+
+
+def test_action_server_connection_is_reused():
+    """Two calls through Rasa's EndpointConfig use one aiohttp session (one kept-alive connection)."""
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot import speedups
+
+    speedups.install()
+    peers = []
+
+    async def handler(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [], "responses": []})
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/webhook", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook")
+        first = await endpoint.request(json={"a": 1}, method="post")
+        second = await endpoint.request(json={"a": 2}, method="post")
+        await speedups.close_sessions()
+        await runner.cleanup()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert first == second == {"events": [], "responses": []}
+    assert len(peers) == 2 and peers[0] == peers[1], peers  # same client port: the connection was reused

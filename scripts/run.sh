@@ -16,12 +16,12 @@ SANIC_HOST=127.0.0.1 "$VENV_BIN/python" -m rasa_sdk --actions actions --port "$A
 pids+=($!)
 
 if [ "${1:-}" = "--shell" ]; then
-  "$VENV_BIN/rasa" shell --model "$model" --endpoints bot/endpoints.yml --quiet
+  "$VENV_BIN/python" -m bot.serve shell --model "$model" --endpoints bot/endpoints.yml --quiet
   exit 0
 fi
 
 echo "==> starting the bot on http://$BOT_HOST:$BOT_PORT (model $(basename "$model"))"
-"$VENV_BIN/rasa" run --model "$model" \
+"$VENV_BIN/python" -m bot.serve run --model "$model" \
   --endpoints bot/endpoints.yml --credentials bot/credentials.yml \
   -i "$BOT_HOST" --port "$BOT_PORT" \
   --enable-api --auth-token "$RASA_AUTH_TOKEN" \

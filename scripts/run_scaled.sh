@@ -172,7 +172,7 @@ pids+=($!)
 for i in $(seq 1 "$REPLICAS"); do
   port=$((BOT_PORT + i))
   echo "==> starting Rasa replica $i on 127.0.0.1:$port"
-  "$VENV_BIN/rasa" run --model "$model" \
+  "$VENV_BIN/python" -m bot.serve run --model "$model" \
     --endpoints bot/endpoints-scaled.yml --credentials bot/credentials.yml \
     -i 127.0.0.1 --port "$port" \
     --enable-api --auth-token "$RASA_AUTH_TOKEN" \

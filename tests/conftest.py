@@ -141,7 +141,7 @@ class BotServers:
     def start_bot(self) -> None:
         log = open(self.log_dir / "rasa.log", "ab")
         self.procs["rasa"] = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
+            [sys.executable, "-m", "bot.serve", "run", "--model", str(self.model),
              "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
              "-i", "127.0.0.1", "--port", str(self.bot_port),
              "--enable-api", "--auth-token", self.token],

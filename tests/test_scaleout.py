@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -95,7 +96,7 @@ class Cluster:
     def start_replica(self, i: int) -> None:
         log = open(self.workdir / f"rasa-{i}.log", "ab")
         self.procs[f"rasa{i}"] = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
+            [sys.executable, "-m", "bot.serve", "run", "--model", str(self.model),
              "--endpoints", "bot/endpoints-scaled.yml", "--credentials", "bot/credentials.yml",
              "-i", "127.0.0.1", "--port", str(self.ports[i]), "--enable-api", "--auth-token", self.token],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,

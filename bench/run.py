@@ -4,7 +4,7 @@ own `rasa init` bot measured in the same run as the engine's floor.
 
 Writes bench/results.json, bench/latency.png and prints a table. Options:
   --quick        skip the ablation and the rasa-init floor (a few minutes instead of ~15)
-  --only NAME    run one part: nlu, ablation, e2e, train, floor, wechat
+  --only NAME    run one part: nlu, ablation, e2e, e2e_2workers, train, floor, wechat
 """
 from __future__ import annotations
 
@@ -63,8 +63,9 @@ def pct(values: List[float], q: float) -> Optional[float]:
     return round(values[k], 2)
 
 
-def rss_mb(pid: int) -> Optional[float]:
-    """Resident memory of a process and its children, in MB."""
+def memory_mb(pid: int, proc_file: str = "status", field: str = "VmRSS:") -> Optional[float]:
+    """Memory of a process and its children, in MB: resident (``status``/``VmRSS``) by default, or
+    proportional (``smaps_rollup``/``Pss``: pages shared between Sanic workers counted once)."""
     total = 0
     pids = [pid]
     try:
@@ -74,12 +75,20 @@ def rss_mb(pid: int) -> Optional[float]:
         pass
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/{proc_file}").read_text().splitlines():
+                if line.startswith(field):
                     total += int(line.split()[1])
         except OSError:
             continue
     return round(total / 1024, 1) if total else None
+
+
+def rss_mb(pid: int) -> Optional[float]:
+    return memory_mb(pid)
+
+
+def pss_mb(pid: int) -> Optional[float]:
+    return memory_mb(pid, "smaps_rollup", "Pss:")
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -156,16 +165,19 @@ def measure_server(start: Callable[[], object], url_of: Callable[[object], str],
         out["saturated_50"] = many_users(url, 50, 20)
         out["think_20"] = many_users(url, 20, 30, think=0.5)
         out["rss_mb"] = {name: rss_mb(pid) for name, pid in pid_of(handle).items()}
+        out["pss_mb"] = {name: pss_mb(pid) for name, pid in pid_of(handle).items()}
         return out
     finally:
         stop(handle)
 
 
-def bench_e2e(model: Path) -> Dict:
+def bench_e2e(model: Path, workers: int = 1) -> Dict:
     work = Path(tempfile.mkdtemp(prefix="xieshang-bench-"))
 
     def start():
-        return BotServers(model, work).start()  # as `make run` starts them
+        servers = BotServers(model, work)  # as `make run` starts them
+        servers.env["SANIC_WORKERS"] = str(workers)  # what XIESHANG_WORKERS sets in scripts/run.sh
+        return servers.start()
 
     try:
         return measure_server(start, lambda b: b.url,
@@ -285,6 +297,7 @@ def plot(results: Dict) -> None:
 
 def table(results: Dict) -> str:
     e2e, floor = results.get("e2e") or {}, results.get("floor") or {}
+    two = results.get("e2e_2workers") or {}
     nlu = results.get("nlu") or {}
 
     def g(d: Dict, *path):
@@ -302,8 +315,14 @@ def table(results: Dict) -> str:
         ("20 users, 0.5 s think, p95 (ms)", g(e2e, "think_20", "p95_ms"), g(floor, "think_20", "p95_ms"), "≤ 60"),
         ("saturated 20 users (msg/s)", g(e2e, "saturated_20", "throughput_msg_s"), g(floor, "saturated_20", "throughput_msg_s"), "≥ 150"),
         ("saturated 50 users (msg/s)", g(e2e, "saturated_50", "throughput_msg_s"), g(floor, "saturated_50", "throughput_msg_s"), ""),
+        ("  same, 2 Sanic workers (ms)", g(two, "think_20", "p95_ms"), None, "≤ 60"),
+        ("saturated 20 users, 2 workers (msg/s)", g(two, "saturated_20", "throughput_msg_s"), None, "≥ 150"),
+        ("saturated 50 users, 2 workers (msg/s)", g(two, "saturated_50", "throughput_msg_s"), None, ""),
         ("cold start to first reply (s)", g(e2e, "cold_start_s"), g(floor, "cold_start_s"), "≤ 10"),
         ("Rasa server RSS (MB)", g(e2e, "rss_mb", "rasa"), g(floor, "rss_mb", "rasa"), "≤ 600"),
+        ("Rasa server PSS (MB)", g(e2e, "pss_mb", "rasa"), g(floor, "pss_mb", "rasa"), ""),
+        ("Rasa server RSS, 2 workers (MB)", g(two, "rss_mb", "rasa"), None, "≤ 600"),
+        ("Rasa server PSS, 2 workers (MB)", g(two, "pss_mb", "rasa"), None, ""),
         ("action server RSS (MB)", g(e2e, "rss_mb", "actions"), None, ""),
         ("full training (s)", g(results, "train", "full_training_s"), None, "≤ 120"),
         ("WeChat callback p50/p99 (ms)", g(results, "wechat", "p50_ms"), g(results, "wechat", "p99_ms"), "p99 < 1000"),
@@ -331,6 +350,7 @@ def main() -> int:
         "nlu": lambda: bench_nlu(model),
         "train": bench_train,
         "e2e": lambda: bench_e2e(model),
+        "e2e_2workers": lambda: bench_e2e(model, workers=2),
         "wechat": lambda: bench_wechat(model),
         "ablation": bench_ablation,
         "floor": bench_floor,
@@ -355,7 +375,7 @@ def main() -> int:
     except (KeyError, TypeError, ZeroDivisionError):
         pass
     plot(results)
-    for key in ("e2e", "floor"):
+    for key in ("e2e", "e2e_2workers", "floor"):
         (results.get(key) or {}).pop("_samples", None)
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
     print(table(results))

@@ -20,6 +20,8 @@ if [ "${1:-}" = "--shell" ]; then
   exit 0
 fi
 
+# Sanic worker processes (Rasa shares conversations and locks between them through var/)
+export SANIC_WORKERS="${XIESHANG_WORKERS:-1}"
 echo "==> starting the bot on http://$BOT_HOST:$BOT_PORT (model $(basename "$model"))"
 "$VENV_BIN/python" -m bot.serve run --model "$model" \
   --endpoints bot/endpoints.yml --credentials bot/credentials.yml \

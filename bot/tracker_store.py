@@ -6,6 +6,12 @@
   stored event of that sender instead of appending (SQLTrackerStore has no delete of its own).
 - Conversations idle for longer than ``retention_days`` (default 30, env XIESHANG_RETENTION_DAYS)
   are purged at start-up and then about once an hour.
+- Recently saved conversations are kept in memory (``TrackerCache``): reading a conversation back
+  from SQL and replaying its events took a quarter of the server's time per message (cProfile,
+  docs/performance.md). A kept tracker is used only while the database holds exactly what was saved
+  (the newest event id is checked on every read, so several Sanic workers or replicas stay
+  correct), and only if nothing in it needed masking (so it equals what a read from the database
+  would give). It is handed out once: a caller that does not save it back leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -13,10 +19,11 @@ import json
 import logging
 import os
 import time
-from typing import Any, Optional, Text
+from collections import OrderedDict
+from typing import Any, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -36,21 +43,80 @@ def deletion_requested(tracker: DialogueStateTracker) -> bool:
     return False
 
 
+class TrackerCache:
+    """Trackers by sender with the id of the newest stored event; least recently saved dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: "OrderedDict[Text, Tuple[DialogueStateTracker, int]]" = OrderedDict()
+
+    def put(self, sender_id: Text, tracker: DialogueStateTracker, last_id: int) -> None:
+        if self.size <= 0:
+            return
+        self._items[sender_id] = (tracker, last_id)
+        self._items.move_to_end(sender_id)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def take(self, sender_id: Text) -> Optional[Tuple[DialogueStateTracker, int]]:
+        return self._items.pop(sender_id, None)
+
+    def drop(self, sender_id: Optional[Text] = None) -> None:
+        if sender_id is None:
+            self._items.clear()
+        else:
+            self._items.pop(sender_id, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def same_as_stored_session(tracker: DialogueStateTracker) -> bool:
+    """True if the tracker holds what ``retrieve`` would read back: at most one conversation session,
+    and nothing before its ``SessionStarted`` (Rasa reads from that event on, and counts from it
+    which events of a tracker are new when saving)."""
+    starts = [i for i, e in enumerate(tracker.events) if isinstance(e, SessionStarted)]
+    return not starts or starts == [0]
+
+
 class PrivateSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, retention_days: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retention_days: Optional[float] = None, cache_size: Optional[int] = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = retention_days if retention_days is not None else os.environ.get("XIESHANG_RETENTION_DAYS", 30)
         self.retention_seconds = float(days) * 86400
         self._last_purge = 0.0
+        size = cache_size if cache_size is not None else os.environ.get("XIESHANG_TRACKER_CACHE", 2000)
+        self.cache = TrackerCache(int(size))
+        self.cache_hits = 0
         self.purge_expired()
+
+    def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
+        import sqlalchemy as sa
+
+        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        kept = self.cache.take(sender_id)
+        if kept is not None:
+            tracker, last_id = kept
+            with self.session_scope() as session:
+                if self._newest_id(session, sender_id) == last_id:
+                    self.cache_hits += 1
+                    return tracker
+        return await super().retrieve(sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if deletion_requested(tracker):
             self.delete(tracker.sender_id)
             return
+        self.cache.drop(tracker.sender_id)
+        exact = True  # what is stored equals the tracker in memory
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
-                data = mask_data(event.as_dict())
+                original = event.as_dict()
+                data = mask_data(original)
+                exact = exact and data == original
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,
@@ -62,10 +128,15 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+            if exact and same_as_stored_session(tracker):
+                last_id = self._newest_id(session, tracker.sender_id)
+                if last_id is not None:
+                    self.cache.put(tracker.sender_id, tracker, last_id)
         if time.time() - self._last_purge > 3600:
             self.purge_expired()
 
     def delete(self, sender_id: Text) -> int:
+        self.cache.drop(sender_id)
         with self.session_scope() as session:
             n = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
@@ -77,6 +148,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         import sqlalchemy as sa
 
         self._last_purge = time.time()
+        if hasattr(self, "cache"):
+            self.cache.drop()
         if self.retention_seconds <= 0:
             return 0
         cutoff = (now or time.time()) - self.retention_seconds

@@ -92,3 +92,78 @@ def test_retention_purges_old_conversations(tmp_path):
     store.purge_expired()
     assert con.execute("select count(*) from events where sender_id='old'").fetchone()[0] == 0
     assert con.execute("select count(*) from events where sender_id='new'").fetchone()[0] > 0
+
+
+# --- the tracker cache of bot/tracker_store.py -----------------------------------------------------
+def _cached_store(tmp_path, **kw):
+    from rasa.shared.core.domain import Domain
+
+    return _store(tmp_path, domain=Domain.empty(), **kw)
+
+
+def test_saved_tracker_is_read_back_from_memory_once(tmp_path):
+    store = _cached_store(tmp_path)
+    tracker = _tracker("c1", ["你好"])
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.retrieve("c1")) is tracker and store.cache_hits == 1
+    again = asyncio.run(store.retrieve("c1"))  # handed out once: a second read goes to the database
+    assert again is not tracker and [e.as_dict() for e in again.events] == [e.as_dict() for e in tracker.events]
+    assert store.cache_hits == 1
+
+
+def test_cache_yields_to_another_workers_writes(tmp_path):
+    from rasa.shared.core.events import UserUttered
+
+    first, second = _cached_store(tmp_path), _cached_store(tmp_path)  # two Sanic workers, one database
+    tracker = _tracker("c2", ["你好"])
+    asyncio.run(first.save(tracker))
+    other = asyncio.run(second.retrieve("c2"))
+    other.update(UserUttered("欠了12000", {"name": "inform", "confidence": 1.0}))
+    asyncio.run(second.save(other))
+    fresh = asyncio.run(first.retrieve("c2"))
+    assert fresh is not tracker and fresh.latest_message.text == "欠了12000"
+    assert first.cache_hits == 0
+
+
+def test_tracker_that_needed_masking_is_not_kept(tmp_path):
+    store = _cached_store(tmp_path)
+    tracker = _tracker("c3", ["我手机13812345678"])
+    asyncio.run(store.save(tracker))
+    back = asyncio.run(store.retrieve("c3"))
+    assert back is not tracker and "13812345678" not in back.latest_message.text  # the masked copy, as stored
+    assert store.cache_hits == 0
+
+
+def test_deleted_and_purged_conversations_leave_the_cache(tmp_path):
+    store = _cached_store(tmp_path)
+    asyncio.run(store.save(_tracker("c4", ["你好"])))
+    store.delete("c4")
+    assert asyncio.run(store.retrieve("c4")) is None
+    asyncio.run(store.save(_tracker("c5", ["你好"])))
+    store.purge_expired()
+    assert len(store.cache) == 0
+
+
+def test_cached_turns_store_every_event_exactly_once(tmp_path):
+    """A new conversation begins with action_session_start before SessionStarted; Rasa reads back from
+    SessionStarted on and counts new events from there, so such a tracker must not be kept as it is."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = _cached_store(tmp_path)
+    first = DialogueStateTracker.from_events("c6", [
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        UserUttered("你好", {"name": "greet", "confidence": 1.0}), ActionExecuted("utter_greet"), ActionExecuted("action_listen"),
+    ])
+    asyncio.run(store.save(first))
+    tracker = asyncio.run(store.retrieve("c6"))
+    for turn in range(3):
+        tracker.update(UserUttered(f"第{turn}句", {"name": "inform", "confidence": 1.0}))
+        tracker.update(ActionExecuted("action_listen"))
+        asyncio.run(store.save(tracker))
+        tracker = asyncio.run(store.retrieve("c6"))
+    con = sqlite3.connect(tmp_path / "t.db")
+    stored = con.execute("select type_name, action_name from events where sender_id='c6' order by id").fetchall()
+    assert len(stored) == 6 + 3 * 2, stored
+    assert store.cache_hits == 3  # every read after the first turn came from memory
+    assert [e.as_dict()["event"] for e in tracker.events] == [t for t, _ in stored][1:]

@@ -12,15 +12,25 @@
   (the newest event id is checked on every read, so several Sanic workers or replicas stay
   correct), and only if nothing in it needed masking (so it equals what a read from the database
   would give). It is handed out once: a caller that does not save it back leaves nothing behind.
+- Sender ids are stored pseudonymised: ``stored_sender_id`` is a keyed hash (HMAC-SHA256) of the id
+  a channel gives (a WeChat openid, a web chat session, or whatever a REST client sends — possibly a
+  phone number). The key comes from ``XIESHANG_SENDER_KEY`` or is made once in
+  ``$XIESHANG_VAR/sender-key`` (mode 600; replicas on one machine share it, several machines must
+  share the variable). Rows written in clear by an older version are converted at start-up.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
+import re
+import secrets
 import time
+from pathlib import Path
 from collections import OrderedDict
-from typing import Any, Optional, Text, Tuple
+from typing import Any, Callable, Iterable, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
@@ -31,6 +41,39 @@ from xieshang.privacy import mask_data
 
 logger = logging.getLogger(__name__)
 DELETE_ACTION = "action_delete_my_data"
+STORED_PREFIX = "h:"
+STORED_FORM = re.compile(r"h:[0-9a-f]{64}\Z")
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("XIESHANG_VAR") or Path(__file__).resolve().parent.parent / "var")
+
+
+def sender_key(directory: Optional[Path] = None) -> bytes:
+    """The key for stored sender ids: env XIESHANG_SENDER_KEY, else a file made once in var/."""
+    if os.environ.get("XIESHANG_SENDER_KEY"):
+        return os.environ["XIESHANG_SENDER_KEY"].encode()
+    path = (directory or var_dir()) / "sender-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".sender-key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic: a worker starting at the same time reads a whole key or makes its own
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip().encode()
+
+
+def stored_sender_id(sender_id: Text, key: bytes) -> Text:
+    """What the database holds instead of a sender id (fits the 255-character column)."""
+    if STORED_FORM.match(sender_id):  # already the stored form (ids listed by keys(), e.g. rasa export)
+        return sender_id
+    return STORED_PREFIX + hmac.new(key, sender_id.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
 def deletion_requested(tracker: DialogueStateTracker) -> bool:
@@ -41,6 +84,16 @@ def deletion_requested(tracker: DialogueStateTracker) -> bool:
         if isinstance(event, UserUttered):
             return False
     return False
+
+
+class StoredKeys(list):
+    def __init__(self, keys: Iterable[Text], to_stored: Callable[[Text], Text]) -> None:
+        super().__init__(keys)
+        self._set = set(self)
+        self._to_stored = to_stored
+
+    def __contains__(self, sender_id: object) -> bool:
+        return isinstance(sender_id, str) and (sender_id in self._set or self._to_stored(sender_id) in self._set)
 
 
 class TrackerCache:
@@ -81,7 +134,7 @@ def same_as_stored_session(tracker: DialogueStateTracker) -> bool:
 
 class PrivateSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, retention_days: Optional[float] = None, cache_size: Optional[int] = None,
-                 **kwargs: Any) -> None:
+                 var: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         days = retention_days if retention_days is not None else os.environ.get("XIESHANG_RETENTION_DAYS", 30)
         self.retention_seconds = float(days) * 86400
@@ -89,12 +142,43 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         size = cache_size if cache_size is not None else os.environ.get("XIESHANG_TRACKER_CACHE", 2000)
         self.cache = TrackerCache(int(size))
         self.cache_hits = 0
+        self._sender_key = sender_key(Path(var) if var else None)
+        self.pseudonymise_old_rows()
         self.purge_expired()
+
+    def stored_id(self, sender_id: Text) -> Text:
+        return stored_sender_id(sender_id, self._sender_key)
+
+    def pseudonymise_old_rows(self) -> int:
+        """Replace sender ids written in clear (before this version) by their stored form."""
+        with self.session_scope() as session:
+            clear = [row[0] for row in session.query(self.SQLEvent.sender_id).distinct()
+                     if not row[0].startswith(STORED_PREFIX)]
+            for sender in clear:
+                session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender).update(
+                    {self.SQLEvent.sender_id: self.stored_id(sender)}, synchronize_session=False)
+            session.commit()
+        if clear:
+            logger.info("pseudonymised the sender ids of %d stored conversations", len(clear))
+        return len(clear)
+
+    async def keys(self) -> Iterable[Text]:
+        """The stored (pseudonymised) ids; ``sender_id in keys()`` also works with the id in clear, as
+        Rasa's HTTP API checks a conversation's existence that way."""
+        return StoredKeys(await super().keys(), self.stored_id)
+
+    async def exists(self, conversation_id: Text) -> bool:
+        with self.session_scope() as session:
+            return self._newest_id(session, conversation_id) is not None
+
+    def _event_query(self, session: Any, sender_id: Text, fetch_events_from_all_sessions: bool) -> Any:
+        return super()._event_query(session, self.stored_id(sender_id), fetch_events_from_all_sessions)
 
     def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
         import sqlalchemy as sa
 
-        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+        return (session.query(sa.func.max(self.SQLEvent.id))
+                .filter(self.SQLEvent.sender_id == self.stored_id(sender_id)).scalar())
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         kept = self.cache.take(sender_id)
@@ -119,7 +203,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 exact = exact and data == original
                 session.add(
                     self.SQLEvent(
-                        sender_id=tracker.sender_id,
+                        sender_id=self.stored_id(tracker.sender_id),
                         type_name=event.type_name,
                         timestamp=data.get("timestamp"),
                         intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
@@ -138,7 +222,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     def delete(self, sender_id: Text) -> int:
         self.cache.drop(sender_id)
         with self.session_scope() as session:
-            n = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            n = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == self.stored_id(sender_id)).delete()
             session.commit()
         logger.info("deleted a conversation on the user's request (%d events)", n)
         return n

@@ -94,5 +94,9 @@ def test_delete_my_data(servers):
     servers.say(s, "借呗欠了一万二，我手机13812345678")
     assert "删除" in texts(servers.say(s, "删除我的数据"))
     assert "已删除" in texts(servers.say(s, "确认删除"))
+    from bot.tracker_store import sender_key, stored_sender_id
+
+    stored = stored_sender_id(s, sender_key(servers.workdir))
     con = sqlite3.connect(servers.db)
-    assert con.execute("select count(*) from events where sender_id=?", (s,)).fetchone()[0] == 0
+    assert con.execute("select count(*) from events where sender_id=?", (stored,)).fetchone()[0] == 0
+    assert con.execute("select count(*) from events").fetchone()[0] > 0  # other conversations are still there

@@ -53,7 +53,7 @@ def test_mask_is_idempotent():
 def _store(tmp_path, **kw):
     from bot.tracker_store import PrivateSQLTrackerStore
 
-    return PrivateSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "t.db"), **kw)
+    return PrivateSQLTrackerStore(dialect="sqlite", db=str(tmp_path / "t.db"), var=str(tmp_path), **kw)
 
 
 def _tracker(sender, texts, delete=False):
@@ -74,12 +74,12 @@ def test_store_masks_and_deletes(tmp_path):
     asyncio.run(store.save(_tracker("u2", ["你好"])))
     raw = (tmp_path / "t.db").read_bytes()
     assert b"13812345678" not in raw and b"4111111111111111" not in raw
-    rows = sqlite3.connect(tmp_path / "t.db").execute("select data from events where sender_id='u1'").fetchall()
+    rows = sqlite3.connect(tmp_path / "t.db").execute("select data from events where sender_id=?", (store.stored_id("u1"),)).fetchall()
     assert rows and "〔手机号〕" in "".join(r[0] for r in rows).encode().decode("unicode_escape")
     asyncio.run(store.save(_tracker("u1", ["我手机13812345678，卡号4111111111111111", "删除"], delete=True)))
     con = sqlite3.connect(tmp_path / "t.db")
-    assert con.execute("select count(*) from events where sender_id='u1'").fetchone()[0] == 0
-    assert con.execute("select count(*) from events where sender_id='u2'").fetchone()[0] > 0
+    assert con.execute("select count(*) from events where sender_id=?", (store.stored_id("u1"),)).fetchone()[0] == 0
+    assert con.execute("select count(*) from events where sender_id=?", (store.stored_id("u2"),)).fetchone()[0] > 0
 
 
 def test_retention_purges_old_conversations(tmp_path):
@@ -87,11 +87,11 @@ def test_retention_purges_old_conversations(tmp_path):
     asyncio.run(store.save(_tracker("old", ["旧对话"])))
     asyncio.run(store.save(_tracker("new", ["新对话"])))
     con = sqlite3.connect(tmp_path / "t.db")
-    con.execute("update events set timestamp = ? where sender_id = 'old'", (time.time() - 31 * 86400,))
+    con.execute("update events set timestamp = ? where sender_id = ?", (time.time() - 31 * 86400, store.stored_id("old")))
     con.commit()
     store.purge_expired()
-    assert con.execute("select count(*) from events where sender_id='old'").fetchone()[0] == 0
-    assert con.execute("select count(*) from events where sender_id='new'").fetchone()[0] > 0
+    assert con.execute("select count(*) from events where sender_id=?", (store.stored_id("old"),)).fetchone()[0] == 0
+    assert con.execute("select count(*) from events where sender_id=?", (store.stored_id("new"),)).fetchone()[0] > 0
 
 
 # --- the tracker cache of bot/tracker_store.py -----------------------------------------------------
@@ -163,7 +163,36 @@ def test_cached_turns_store_every_event_exactly_once(tmp_path):
         asyncio.run(store.save(tracker))
         tracker = asyncio.run(store.retrieve("c6"))
     con = sqlite3.connect(tmp_path / "t.db")
-    stored = con.execute("select type_name, action_name from events where sender_id='c6' order by id").fetchall()
+    stored = con.execute("select type_name, action_name from events where sender_id=? order by id", (store.stored_id("c6"),)).fetchall()
     assert len(stored) == 6 + 3 * 2, stored
     assert store.cache_hits == 3  # every read after the first turn came from memory
     assert [e.as_dict()["event"] for e in tracker.events] == [t for t, _ in stored][1:]
+
+
+def test_sender_ids_are_stored_pseudonymised(tmp_path):
+    from bot.tracker_store import STORED_FORM
+
+    store = _cached_store(tmp_path)
+    phone_sender = "13812345678"  # a REST client may well use a phone number as its sender id
+    asyncio.run(store.save(_tracker(phone_sender, ["你好"])))
+    con = sqlite3.connect(tmp_path / "t.db")
+    ids = {r[0] for r in con.execute("select distinct sender_id from events")}
+    assert ids == {store.stored_id(phone_sender)} and all(STORED_FORM.match(i) for i in ids)
+    assert phone_sender.encode() not in (tmp_path / "t.db").read_bytes()
+    assert oct((tmp_path / "sender-key").stat().st_mode & 0o777) == "0o600"
+    store.cache.drop()
+    assert asyncio.run(store.retrieve(phone_sender)).sender_id == phone_sender
+    assert asyncio.run(store.exists(phone_sender)) and phone_sender in asyncio.run(store.keys())
+    other = _cached_store(tmp_path)  # another worker: same key file, same stored id
+    assert other.stored_id(phone_sender) == store.stored_id(phone_sender)
+
+
+def test_rows_written_in_clear_are_converted_at_start(tmp_path):
+    store = _cached_store(tmp_path)
+    asyncio.run(store.save(_tracker("legacy", ["你好"])))
+    con = sqlite3.connect(tmp_path / "t.db")
+    con.execute("update events set sender_id = 'legacy'")
+    con.commit()
+    again = _cached_store(tmp_path)
+    assert {r[0] for r in con.execute("select distinct sender_id from events")} == {again.stored_id("legacy")}
+    assert asyncio.run(again.retrieve("legacy")) is not None

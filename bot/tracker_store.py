@@ -20,16 +20,12 @@
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
-import re
-import secrets
 import time
-from pathlib import Path
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -37,45 +33,10 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from xieshang.privacy import mask_data
+from xieshang.privacy import STORED_FORM, STORED_PREFIX, mask_data, sender_key, stored_sender_id  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 DELETE_ACTION = "action_delete_my_data"
-STORED_PREFIX = "h:"
-STORED_FORM = re.compile(r"h:[0-9a-f]{64}\Z")
-
-
-def var_dir() -> Path:
-    return Path(os.environ.get("XIESHANG_VAR") or Path(__file__).resolve().parent.parent / "var")
-
-
-def sender_key(directory: Optional[Path] = None) -> bytes:
-    """The key for stored sender ids: env XIESHANG_SENDER_KEY, else a file made once in var/."""
-    if os.environ.get("XIESHANG_SENDER_KEY"):
-        return os.environ["XIESHANG_SENDER_KEY"].encode()
-    path = (directory or var_dir()) / "sender-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".sender-key.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)  # atomic: a worker starting at the same time reads a whole key or makes its own
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip().encode()
-
-
-def stored_sender_id(sender_id: Text, key: bytes) -> Text:
-    """What the database holds instead of a sender id (fits the 255-character column)."""
-    if STORED_FORM.match(sender_id):  # already the stored form (ids listed by keys(), e.g. rasa export)
-        return sender_id
-    return STORED_PREFIX + hmac.new(key, sender_id.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
-
-
 def deletion_requested(tracker: DialogueStateTracker) -> bool:
     """True when the delete action ran after the latest user message."""
     for event in reversed(tracker.events):

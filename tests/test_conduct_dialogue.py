@@ -22,7 +22,7 @@ def _documents(replies):
 
 def test_diary_entries_correction_export_and_delete_my_data(servers):
     sender = _sender("diary")
-    store = Diary(servers.workdir / "diary.db")
+    store = Diary(servers.workdir / "diary.db", var=servers.workdir)
 
     first = texts(servers.say(sender, "记一下 昨晚11点 138xxxx 打给我妈说我诈骗，有录音"))
     assert "记下了" in first and "138xxxx" in first and "录音" in first

@@ -267,3 +267,13 @@ def test_conduct_form_validation_and_check_action(db):
     polite = "今天上午10点客服打了一个电话提醒我还款"
     msgs, _ = _run(acts.ActionCheckConduct(), _tracker(SENDER, polite, {"conduct_text": polite}))
     assert msgs[0]["text"].startswith("没有发现明显违规") and not msgs[0]["buttons"]
+
+
+def test_diary_keeps_senders_pseudonymised(tmp_path):
+    import sqlite3
+
+    d = diary.Diary(tmp_path / "d.db", var=tmp_path)
+    d.add("13812345678", "昨天晚上10点 139xxxx 打了我8个电话")
+    senders = {r[0] for r in sqlite3.connect(tmp_path / "d.db").execute("SELECT sender FROM diary_entries")}
+    assert senders and "13812345678" not in "".join(senders)
+    assert len(d.entries("13812345678")) == 1 and d.erase("13812345678") == 1

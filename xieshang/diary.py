@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from xieshang.content import load
 from xieshang.document import Document
 from xieshang.nlu.text import normalise
-from xieshang.privacy import mask
+from xieshang.privacy import mask, sender_key, stored_sender_id
 from xieshang.timeexpr import display, local_from_timestamp, local_now, small_number, when as find_when
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -351,13 +351,22 @@ def parse_correction(text: str, now: Optional[datetime] = None) -> Correction:
 class Diary:
     """The diary table. Every method opens its own connection (safe from any thread)."""
 
-    def __init__(self, path: Optional[Path] = None, retention_days: Optional[float] = None) -> None:
+    def __init__(self, path: Optional[Path] = None, retention_days: Optional[float] = None,
+                 var: Optional[Path] = None) -> None:
         self.path = Path(path) if path else db_path()
+        self._var = Path(var) if var else None  # where the sender-id key lives (default $XIESHANG_VAR)
+        self._key: Optional[bytes] = None
         days = retention_days if retention_days is not None else os.environ.get("XIESHANG_RETENTION_DAYS", 30)
         try:
             self.retention_seconds = float(days) * 86400
         except (TypeError, ValueError):
             self.retention_seconds = 30 * 86400
+
+    def _sid(self, sender: str) -> str:
+        """Senders are kept as a keyed hash (xieshang.privacy), as in the conversation store."""
+        if self._key is None:
+            self._key = sender_key(self._var)
+        return stored_sender_id(str(sender), self._key)
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -369,13 +378,13 @@ class Diary:
     # -- reading
     def entries(self, sender: str) -> List[Entry]:
         with closing(self._connect()) as conn:
-            rows = conn.execute("SELECT * FROM diary_entries WHERE sender = ?", (str(sender),)).fetchall()
+            rows = conn.execute("SELECT * FROM diary_entries WHERE sender = ?", (self._sid(sender),)).fetchall()
         entries = [Entry(**{k: row[k] for k in row.keys()}) for row in rows]
         return sorted(entries, key=lambda e: e.sort_key)
 
     def count(self, sender: str) -> int:
         with closing(self._connect()) as conn:
-            return conn.execute("SELECT COUNT(*) FROM diary_entries WHERE sender = ?", (str(sender),)).fetchone()[0]
+            return conn.execute("SELECT COUNT(*) FROM diary_entries WHERE sender = ?", (self._sid(sender),)).fetchone()[0]
 
     # -- writing
     def add(self, sender: str, text: str, now: Optional[datetime] = None) -> Tuple[int, Entry]:
@@ -389,7 +398,7 @@ class Diary:
             cur = conn.execute(
                 "INSERT INTO diary_entries (sender, created, updated, at, precision, period, channel, collector,"
                 " contacted, what, evidence, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (str(sender), stamp, stamp, *[fields[k] for k in FIELDS], note),
+                (self._sid(sender), stamp, stamp, *[fields[k] for k in FIELDS], note),
             )
             new_id = cur.lastrowid
         self.purge_expired()
@@ -416,7 +425,7 @@ class Diary:
         sets = ", ".join(f"{k} = ?" for k in changes)
         with closing(self._connect()) as conn, conn:
             conn.execute(f"UPDATE diary_entries SET {sets}, updated = ? WHERE id = ? AND sender = ?",
-                         (*changes.values(), time.time(), entry.id, str(sender)))
+                         (*changes.values(), time.time(), entry.id, self._sid(sender)))
         entries = self.entries(sender)
         new_pos = next(i for i, e in enumerate(entries, 1) if e.id == entry.id)
         return new_pos, entries[new_pos - 1]
@@ -426,14 +435,14 @@ class Diary:
         if entry is None:
             return None
         with closing(self._connect()) as conn, conn:
-            conn.execute("DELETE FROM diary_entries WHERE id = ? AND sender = ?", (entry.id, str(sender)))
+            conn.execute("DELETE FROM diary_entries WHERE id = ? AND sender = ?", (entry.id, self._sid(sender)))
         return pos, entry
 
     def erase(self, sender: str) -> int:
         if not self.path.exists():
             return 0
         with closing(self._connect()) as conn, conn:
-            return conn.execute("DELETE FROM diary_entries WHERE sender = ?", (str(sender),)).rowcount
+            return conn.execute("DELETE FROM diary_entries WHERE sender = ?", (self._sid(sender),)).rowcount
 
     def purge_expired(self, now: Optional[float] = None) -> int:
         """Delete the diaries of senders who have not touched theirs within the retention period."""

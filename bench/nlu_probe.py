@@ -30,6 +30,9 @@ def main(model: str, heldout: str) -> None:
 
     logging.disable(logging.WARNING)
     t0 = time.perf_counter()
+    from bot import lean
+
+    lean.install(model)  # as bot/serve.py serves it: TensorFlow only for a model that needs it
     from rasa.core.agent import Agent
 
     t1 = time.perf_counter()
@@ -55,6 +58,7 @@ def main(model: str, heldout: str) -> None:
         "import_s": round(t1 - t0, 2),
         "load_s": round(t2 - t1, 2),
         "rss_mb": rss_mb(),
+        "tensorflow_loaded": "tensorflow" in sys.modules,
         "parse_p50_ms": round(latencies[len(latencies) // 2], 2),
         "parse_p95_ms": round(latencies[int(len(latencies) * 0.95)], 2),
         "examples": report["examples"],

@@ -282,10 +282,15 @@ def plot(results: Dict) -> None:
     except Exception:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("e2e", "xieshang"), ("floor", "rasa init")):
+    drawn = 0
+    for key, label in (("e2e", "xieshang, 1 worker"), ("e2e_2workers", "xieshang, 2 workers"), ("floor", "rasa init")):
         samples = (results.get(key) or {}).pop("_samples", None)
         if samples:
             ax.plot(sorted(samples), [i / len(samples) for i in range(len(samples))], label=label)
+            drawn += 1
+    if not drawn:  # e.g. `--only nlu`: keep the chart of the last end-to-end run
+        plt.close(fig)
+        return
     ax.set_xscale("log")
     ax.set_xlabel("latency per message, one user (ms, log)")
     ax.set_ylabel("fraction of messages")

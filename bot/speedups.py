@@ -1,4 +1,4 @@
-"""Hot spots of Rasa 3.6's serving path, measured with cProfile (docs/performance.md) and fixed
+"""Three hot spots of Rasa 3.6's serving path, measured with cProfile (docs/performance.md) and fixed
 without changing what Rasa does.
 
 1. ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` for every action server
@@ -10,11 +10,6 @@ without changing what Rasa does.
    back (30 recursive calls per event): a name → class table, rebuilt if a new subclass appears.
 3. ``rasa.utils.endpoints.EndpointConfig.request`` opens a new aiohttp session (and TCP connection)
    for every call to the action server; here one session per event loop is kept and reused.
-
-4. ``DialogueStateTracker.past_states`` replays the whole conversation to list its dialogue states;
-   RulePolicy and MemoizationPolicy ask for them two or three times per prediction with the same
-   events. The states are kept on the tracker until its events change (a new event, or a different
-   last event), and every caller gets its own copy.
 
 ``install()`` runs when the ``bot`` package is imported, i.e. in every process that loads this
 project's components, channels or tracker store; it is idempotent.
@@ -164,48 +159,12 @@ async def close_sessions() -> None:
             await session.close()
 
 
-# ------------------------------------------------------------------------ 4. dialogue states
-def copy_states(states: list) -> list:
-    """Two levels deep: policies and featurizers pop keys of a state's sub-states, nothing deeper."""
-    return [{key: (dict(sub) if isinstance(sub, dict) else sub) for key, sub in state.items()} for state in states]
-
-
-def _patch_past_states() -> None:
-    import weakref
-    from collections import OrderedDict
-
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    original = DialogueStateTracker.past_states
-    # kept beside the trackers (not on them: a copied tracker must not carry them along)
-    memo: "OrderedDict[int, tuple]" = OrderedDict()
-
-    def past_states(self: Any, domain: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
-                    rule_only_data: Optional[Dict[Text, Any]] = None) -> list:
-        events = self.events
-        version = (id(events), len(events), id(events[-1]) if events else None, id(domain))
-        entry = memo.get(id(self))
-        if entry is None or entry[0]() is not self or entry[1] != version:
-            entry = (weakref.ref(self), version, {})
-            memo[id(self)] = entry
-            while len(memo) > 256:
-                memo.popitem(last=False)
-        memo.move_to_end(id(self))
-        key = (omit_unset_slots, ignore_rule_only_turns, id(rule_only_data))
-        states = entry[2].get(key)
-        if states is None:
-            states = entry[2][key] = original(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        return copy_states(states)
-
-    DialogueStateTracker.past_states = past_states
-
-
 def install() -> None:
     global _installed
     if _installed:
         return
     _installed = True
-    for patch in (_patch_action_validation, _patch_event_lookup, _patch_endpoint_session, _patch_past_states):
+    for patch in (_patch_action_validation, _patch_event_lookup, _patch_endpoint_session):
         try:
             patch()
         except Exception:  # an unexpected Rasa version: keep Rasa's own behaviour

@@ -171,32 +171,3 @@ def test_action_server_connection_is_reused():
     first, second = asyncio.run(main())
     assert first == second == {"events": [], "responses": []}
     assert len(peers) == 2 and peers[0] == peers[1], peers  # same client port: the connection was reused
-
-
-def test_dialogue_states_are_the_same_and_private_to_each_caller(agent):
-    """bot.speedups keeps the states of a tracker until its events change; callers get copies."""
-    import copy
-
-    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    from bot import speedups
-
-    speedups.install()
-    domain = agent.domain
-    tracker = DialogueStateTracker.from_events("states", [
-        ActionExecuted("action_listen"), UserUttered("借呗逾期了", {"name": "cant_repay", "confidence": 1.0}),
-        SlotSet("platform", "借呗"), ActionExecuted("utter_start_negotiation"), ActionExecuted("action_listen"),
-    ], slots=domain.slots)
-    fresh = lambda t, **kw: domain.states_for_tracker_history(t, **kw)  # Rasa's own computation
-    for kw in ({}, {"omit_unset_slots": True}, {"ignore_rule_only_turns": True, "rule_only_data": {"slots": [], "loops": []}}):
-        first = tracker.past_states(domain, **kw)
-        assert first == fresh(tracker, **kw)
-        first[-1].get("user", {}).clear()  # a featurizer pops keys of the last state
-        first[0]["extra"] = {"x": 1}
-        assert tracker.past_states(domain, **kw) == fresh(tracker, **kw)
-    tracker.update(UserUttered("欠了12000", {"name": "inform", "confidence": 1.0}))
-    assert tracker.past_states(domain) == fresh(tracker)  # a new event: computed again
-    clone = copy.deepcopy(tracker)
-    clone.update(ActionExecuted("negotiation_form"))
-    assert clone.past_states(domain) == fresh(clone) and tracker.past_states(domain) == fresh(tracker)

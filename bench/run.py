@@ -330,7 +330,8 @@ def table(results: Dict) -> str:
         ("Rasa server PSS, 2 workers (MB)", g(two, "pss_mb", "rasa"), None, ""),
         ("action server RSS (MB)", g(e2e, "rss_mb", "actions"), None, ""),
         ("full training (s)", g(results, "train", "full_training_s"), None, "≤ 120"),
-        ("WeChat callback p50/p99 (ms)", g(results, "wechat", "p50_ms"), g(results, "wechat", "p99_ms"), "p99 < 1000"),
+        ("WeChat callback p50 (ms)", g(results, "wechat", "p50_ms"), None, ""),
+        ("WeChat callback p99 (ms)", g(results, "wechat", "p99_ms"), None, "< 1000"),
     ]
     lines = [f"{'measure':38} {'xieshang':>10} {'rasa init':>10}  target", "-" * 72]
     for name, ours, theirs, target in rows:

@@ -12,6 +12,8 @@
   (the newest event id is checked on every read, so several Sanic workers or replicas stay
   correct), and only if nothing in it needed masking (so it equals what a read from the database
   would give). It is handed out once: a caller that does not save it back leaves nothing behind.
+  At most ``XIESHANG_TRACKER_CACHE`` conversations (default 256, the ones being talked in now) are
+  kept: a long conversation holds a few hundred kB.
 - Sender ids are stored pseudonymised: ``stored_sender_id`` is a keyed hash (HMAC-SHA256) of the id
   a channel gives (a WeChat openid, a web chat session, or whatever a REST client sends — possibly a
   phone number). The key comes from ``XIESHANG_SENDER_KEY`` or is made once in
@@ -100,7 +102,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         days = retention_days if retention_days is not None else os.environ.get("XIESHANG_RETENTION_DAYS", 30)
         self.retention_seconds = float(days) * 86400
         self._last_purge = 0.0
-        size = cache_size if cache_size is not None else os.environ.get("XIESHANG_TRACKER_CACHE", 2000)
+        size = cache_size if cache_size is not None else os.environ.get("XIESHANG_TRACKER_CACHE", 256)
         self.cache = TrackerCache(int(size))
         self.cache_hits = 0
         self._sender_key = sender_key(Path(var) if var else None)

@@ -274,6 +274,8 @@ def bench_wechat(model: Path) -> Dict:
 
 
 def plot(results: Dict) -> None:
+    """bench/latency.png: p50/p95/p99 per setup and load, from the figures in results.json (so a
+    partial run such as ``--only floor`` still draws every setup measured so far)."""
     try:
         import matplotlib
 
@@ -281,23 +283,28 @@ def plot(results: Dict) -> None:
         import matplotlib.pyplot as plt
     except Exception:
         return
-    fig, ax = plt.subplots(figsize=(7, 4))
-    drawn = 0
-    for key, label in (("e2e", "xieshang, 1 worker"), ("e2e_2workers", "xieshang, 2 workers"), ("floor", "rasa init")):
-        samples = (results.get(key) or {}).pop("_samples", None)
-        if samples:
-            ax.plot(sorted(samples), [i / len(samples) for i in range(len(samples))], label=label)
-            drawn += 1
-    if not drawn:  # e.g. `--only nlu`: keep the chart of the last end-to-end run
-        plt.close(fig)
+    setups = [(k, label) for k, label in (("e2e", "xieshang, 1 worker"), ("e2e_2workers", "xieshang, 2 workers"),
+                                          ("floor", "rasa init")) if isinstance((results.get(k) or {}).get("one_user"), dict)]
+    if not setups:
         return
-    ax.set_xscale("log")
-    ax.set_xlabel("latency per message, one user (ms, log)")
-    ax.set_ylabel("fraction of messages")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    loads = (("one_user", "one user"), ("think_20", "20 users, 0.5 s think"), ("saturated_20", "20 users, no pause"))
+    fig, axes = plt.subplots(1, len(loads), figsize=(11, 3.8))
+    width = 0.8 / len(setups)
+    for ax, (load, title) in zip(axes, loads):
+        for i, (key, label) in enumerate(setups):
+            figures = (results[key].get(load) or {})
+            values = [figures.get(q) or 0 for q in ("p50_ms", "p95_ms", "p99_ms")]
+            ax.bar([x + i * width for x in range(3)], values, width, label=label)
+        ax.set_xticks([x + width * (len(setups) - 1) / 2 for x in range(3)], ["p50", "p95", "p99"])
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=5)
+        ax.set_title(title)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("latency per message (ms, log)")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(ROOT / "bench" / "latency.png", dpi=110)
+    fig.savefig(ROOT / "bench" / "latency.png", dpi=100)
+    plt.close(fig)
 
 
 def table(results: Dict) -> str:

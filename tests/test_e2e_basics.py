@@ -31,3 +31,27 @@ def test_http_api_needs_token(servers):
     assert err.value.code in (401, 403)
     with urllib.request.urlopen(f"{servers.url}/status?token={servers.token}", timeout=10) as resp:
         assert resp.status == 200
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    (None, True),                       # not a browser (curl, a server-side client)
+    ("{own}", True),                    # the bot's own web chat page
+    ("https://evil.example", False),    # a page of another site: browsers apply no CORS to WebSockets
+])
+def test_socketio_connections_from_other_sites_are_refused(servers, origin, allowed):
+    import asyncio
+
+    import socketio
+
+    async def attempt() -> bool:
+        client = socketio.AsyncClient(reconnection=False)
+        headers = {"Origin": origin.format(own=servers.url)} if origin else {}
+        try:
+            await client.connect(servers.url, headers=headers, socketio_path="/socket.io",
+                                 transports=["polling"], wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            return False
+        await client.disconnect()
+        return True
+
+    assert asyncio.run(attempt()) is allowed

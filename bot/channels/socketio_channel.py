@@ -9,6 +9,9 @@ This channel is Rasa's own in every other respect (same name ``socketio``, same 
 ``/socket.io`` path and events, so third-party widgets such as rasa-webchat work unchanged). Its
 output sends a custom payload as one ``bot_uttered`` message ``{"custom": payload}``; a document also
 carries a flattened ``text`` so a client that only reads ``text`` still shows it.
+
+A connection from a page of another web site is refused (``XIESHANG_CORS`` lists the sites allowed
+besides the bot's own address; bot/channels/cors.py).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from sanic import Blueprint
+
+from bot.channels.cors import restrict_socketio_origins
 
 
 def custom_message(payload: Any) -> Dict[Text, Any]:
@@ -57,4 +62,7 @@ class SocketIOInput(RasaSocketIOInput):
                 message.output_channel = SocketIOOutput(out.sio, out.bot_message_evt)
             return await on_new_message(message)
 
-        return super().blueprint(handle)
+        bp = super().blueprint(handle)
+        # browsers apply no CORS to WebSockets: refuse other sites' pages at connect (bot/channels/cors.py)
+        restrict_socketio_origins(self.sio, namespace=self.namespace)
+        return bp

@@ -55,3 +55,41 @@ def test_socketio_connections_from_other_sites_are_refused(servers, origin, allo
         return True
 
     assert asyncio.run(attempt()) is allowed
+
+
+def _socketio_turns(url: str, session: str, messages, wait: float = 8.0):
+    """Send messages over socket.io as the web chat does; the bot's replies to each, in order."""
+    import asyncio
+
+    import socketio
+
+    async def run():
+        client = socketio.AsyncClient(reconnection=False)
+        inbox: "asyncio.Queue" = asyncio.Queue()
+        client.on("bot_uttered", lambda data: inbox.put_nowait(data))
+        await client.connect(url, socketio_path="/socket.io", transports=["polling"], wait_timeout=10)
+        await client.emit("session_request", {"session_id": session})
+        await asyncio.sleep(0.3)
+        turns = []
+        for text in messages:
+            await client.emit("user_uttered", {"message": text, "session_id": session})
+            got = [await asyncio.wait_for(inbox.get(), wait)]
+            while True:  # the rest of this turn's replies
+                try:
+                    got.append(await asyncio.wait_for(inbox.get(), 0.6))
+                except asyncio.TimeoutError:
+                    break
+            turns.append([g.get("text") or "" for g in got])
+        await client.disconnect()
+        return turns
+
+    return asyncio.run(run())
+
+
+def test_socketio_messages_are_screened_like_rest(servers):
+    from xieshang.guard import EMPTY, TOO_LONG
+
+    empty, long, normal = _socketio_turns(servers.url, "sio-guard-1", ["   \u200b ", "还不上" * 4000, "催收打给我妈了"])
+    assert empty == [EMPTY]  # answered without asking the bot
+    assert long[0] == TOO_LONG and len(long) > 1  # the note, then the bot's answer to the cut text
+    assert normal and all(t for t in normal)

@@ -169,6 +169,31 @@ def test_cached_turns_store_every_event_exactly_once(tmp_path):
     assert [e.as_dict()["event"] for e in tracker.events] == [t for t, _ in stored][1:]
 
 
+def test_saving_a_cached_tracker_needs_no_count_query(tmp_path):
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    store = _cached_store(tmp_path)
+    asyncio.run(store.save(_tracker("c7", ["你好"])))
+    tracker = asyncio.run(store.retrieve("c7"))
+    store._additional_events = lambda *a: pytest.fail("counted the stored events again")
+    tracker.update(UserUttered("欠了12000", {"name": "inform", "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_listen"))
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.retrieve("c7")) is tracker and store.cache_hits == 2
+    con = sqlite3.connect(tmp_path / "t.db")
+    texts = [r[0] for r in con.execute("select data from events where sender_id=? and type_name='user'", (store.stored_id("c7"),))]
+    assert len(texts) == 2 and "12000" in texts[1]
+
+
+def test_sqlite_store_runs_in_wal_mode_with_pooled_connections(tmp_path):
+    store = _store(tmp_path)
+    asyncio.run(store.save(_tracker("c8", ["你好"])))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    assert type(store.engine.pool).__name__ == "QueuePool"
+
+
 def test_sender_ids_are_stored_pseudonymised(tmp_path):
     from bot.tracker_store import STORED_FORM
 

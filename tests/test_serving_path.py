@@ -171,3 +171,60 @@ def test_action_server_connection_is_reused():
     first, second = asyncio.run(main())
     assert first == second == {"events": [], "responses": []}
     assert len(peers) == 2 and peers[0] == peers[1], peers  # same client port: the connection was reused
+
+
+def test_graph_walk_gives_what_dask_gives():
+    import dask
+
+    from bot.speedups import run_graph
+
+    calls = []
+
+    def node(name):
+        def run(*inputs):
+            calls.append(name)
+            return name, [value for _, value in inputs]
+        return run
+
+    graph = {
+        "a": ("a", 1),  # an input, as Rasa adds them: a plain (name, value) tuple
+        "b": (node("b"), "a"),
+        "c": (node("c"), "a", "b"),
+        "d": (node("d"), "b", "c"),
+        "unused": (node("unused"), "a"),
+    }
+    assert run_graph(graph, ["d", "c"]) == dask.get(graph, ["d", "c"])
+    calls.clear()
+    run_graph(graph, ["d", "c"])
+    assert sorted(calls) == ["b", "c", "d"]  # each needed node once, nothing else
+
+    def broken(*_):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_graph({"x": (broken,)}, ["x"])
+
+
+def test_rasa_graph_runner_uses_the_walk_and_answers_the_same(agent):
+    """The patched runner (installed with the bot package) parses exactly as dask does."""
+    import dask
+    from rasa.core.channels.channel import UserMessage
+
+    import bot  # noqa: F401  (installs the speed-ups)
+    from bot import speedups
+
+    processor = agent.processor
+    runner = processor.graph_runner
+    loop = asyncio.new_event_loop()
+    try:
+        ours = loop.run_until_complete(processor.parse_message(UserMessage("借呗欠了两万三还不上了")))
+        original = speedups.run_graph
+        speedups.run_graph = lambda graph, targets: dask.get(graph, targets)
+        try:
+            theirs = loop.run_until_complete(processor.parse_message(UserMessage("借呗欠了两万三还不上了")))
+        finally:
+            speedups.run_graph = original
+    finally:
+        loop.close()
+    assert type(runner).run.__module__ == "bot.speedups"
+    assert ours["intent"] == theirs["intent"] and ours["entities"] == theirs["entities"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa logs every parse at debug level: keep held-out texts out of logs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

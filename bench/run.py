@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -28,6 +27,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from conftest import BotServers, free_port, say  # noqa: E402
+from bench.loadgen import pct, run_users  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
@@ -53,14 +53,6 @@ CONVERSATION = [
     "压力好大",
     "谢谢",
 ]
-
-
-def pct(values: List[float], q: float) -> Optional[float]:
-    if not values:
-        return None
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
-    return round(values[k], 2)
 
 
 def memory_mb(pid: int, proc_file: str = "status", field: str = "VmRSS:") -> Optional[float]:
@@ -95,51 +87,13 @@ def pss_mb(pid: int) -> Optional[float]:
 
 
 def one_user(url: str, n: int = 160) -> Dict:
-    lat = []
-    for i in range(n):
-        if i % len(CONVERSATION) == 0:
-            sender = f"bench-one-{i}"
-        t = time.perf_counter()
-        say(url, sender, CONVERSATION[i % len(CONVERSATION)])
-        lat.append((time.perf_counter() - t) * 1000)
-    return {"n": n, "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "samples": lat}
+    return run_users(url, CONVERSATION, 1, 3600, label="one", max_messages=n)
 
 
 def many_users(url: str, users: int, seconds: float, think: float = 0.0) -> Dict:
-    lat: List[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop = time.time() + seconds
-
-    def worker(u: int) -> None:
-        i = 0
-        while time.time() < stop:
-            sender = f"bench-{users}-{think}-{u}-{i // len(CONVERSATION)}"
-            t = time.perf_counter()
-            try:
-                say(url, sender, CONVERSATION[i % len(CONVERSATION)])
-                ms = (time.perf_counter() - t) * 1000
-                with lock:
-                    lat.append(ms)
-            except Exception:
-                with lock:
-                    errors[0] += 1
-            i += 1
-            if think:
-                time.sleep(think)
-
-    threads = [threading.Thread(target=worker, args=(u,), daemon=True) for u in range(users)]
-    start = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 120)
-    elapsed = time.time() - start
-    return {
-        "users": users, "think_s": think, "seconds": round(elapsed, 1), "messages": len(lat),
-        "errors": errors[0], "throughput_msg_s": round(len(lat) / elapsed, 1),
-        "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
-    }
+    out = run_users(url, CONVERSATION, users, seconds, think)
+    out.pop("samples")
+    return out
 
 
 def measure_server(start: Callable[[], object], url_of: Callable[[object], str], pid_of: Callable[[object], Dict[str, int]],

@@ -228,3 +228,49 @@ def test_rasa_graph_runner_uses_the_walk_and_answers_the_same(agent):
         loop.close()
     assert type(runner).run.__module__ == "bot.speedups"
     assert ours["intent"] == theirs["intent"] and ours["entities"] == theirs["entities"]
+
+
+def test_classifier_weights_are_laid_out_for_the_product_and_answer_the_same(agent):
+    """The served classifier keeps coef_ in Fortran order (its transpose needs no copy per message)
+    and gives bit-identical probabilities to the C-order weights scikit-learn trained."""
+    import numpy as np
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    import bot  # noqa: F401  (installs the speed-ups)
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    classifiers = [n._component for n in nodes if isinstance(getattr(n, "_component", None), LogisticRegressionClassifier)]
+    assert classifiers, "the served model has a LogisticRegressionClassifier"
+    clf = classifiers[0].clf
+    assert clf.coef_.flags["F_CONTIGUOUS"] and clf.coef_.T.flags["C_CONTIGUOUS"]
+
+    from scipy.sparse import random as sparse_random
+
+    X = sparse_random(5, clf.coef_.shape[1], density=0.01, format="csr", random_state=0)
+    ours = clf.predict_proba(X)
+    fortran = clf.coef_
+    try:
+        clf.coef_ = np.ascontiguousarray(fortran)  # the layout scikit-learn trained
+        theirs = clf.predict_proba(X)
+    finally:
+        clf.coef_ = fortran
+    assert np.array_equal(ours, theirs)
+
+
+def test_action_server_json_is_the_same_json():
+    """What goes to the action server decodes to exactly what json.dumps would have sent."""
+    import json
+
+    import numpy as np
+
+    from bot.speedups import dumps
+
+    tracker = {"sender_id": "u", "slots": {"debt": 12000.5, "income": None, "ok": True, "url": "a/b"},
+               "latest_message": {"text": "借呗欠了两万😭\n\"引号\"", "intent": {"confidence": np.float64(0.93)}},
+               "events": [{"event": "user", "timestamp": 1764830000.123456, "parse_data": {"entities": []}}]}
+    assert json.loads(dumps(tracker)) == json.loads(json.dumps(tracker))
+    odd = {"n": np.int64(3)}  # ujson refuses numpy ints: the standard library's answer (its error)
+    with pytest.raises(TypeError):
+        json.dumps(odd)
+    with pytest.raises(TypeError):
+        dumps(odd)
+    assert dumps({"x": float("inf")}) in (json.dumps({"x": float("inf")}), '{"x":Infinity}')

@@ -1,4 +1,4 @@
-"""Four hot spots of Rasa 3.6's serving path, measured with cProfile (docs/performance.md) and fixed
+"""Hot spots of Rasa 3.6's serving path, measured with cProfile (docs/performance.md) and fixed
 without changing what Rasa does.
 
 1. ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` for every action server
@@ -26,6 +26,12 @@ without changing what Rasa does.
 6. Rasa posts the whole tracker to the action server as JSON; aiohttp encodes it with the standard
    ``json.dumps`` (about 5% of a turn). The kept session encodes with ``ujson`` (already installed
    with Sanic), falling back to ``json.dumps`` for anything ujson refuses.
+
+7. ``RulePolicy._get_possible_keys`` filters every rule key against every state of the conversation,
+   newest first, even after no key is left or after every remaining rule is shorter than the
+   history already checked (for those ``_is_rule_applicable`` answers True without looking): with
+   a long conversation that is thousands of calls per prediction, two predictions or more a turn.
+   Here the filtering stops at those two points; the set of keys returned is the same.
 
 ``install()`` runs when the ``bot`` package is imported, i.e. in every process that loads this
 project's components, channels or tracker store; it is idempotent.
@@ -245,13 +251,46 @@ def _patch_logreg_layout() -> None:
     LogisticRegressionClassifier.load = classmethod(load)
 
 
+# ------------------------------------------------------------------------------ 7. rule matching
+def possible_rule_keys(policy: Any, lookup: Dict[Text, Any], states: list) -> set:
+    """``RulePolicy._get_possible_keys`` without the checks whose answer is already known."""
+    possible = set(lookup.keys())
+    lengths = policy.__dict__.setdefault("_xieshang_rule_lengths", {})
+
+    def longest(keys: set) -> int:
+        top = 0
+        for key in keys:
+            n = lengths.get(key)
+            if n is None:
+                n = lengths[key] = len(policy._rule_key_to_state(key))
+            top = max(top, n)
+        return top
+
+    limit = longest(possible)
+    for i, state in enumerate(reversed(states)):
+        if not possible or i >= limit:  # nothing left, or every rule left is applicable from here
+            break
+        possible = {key for key in possible if policy._is_rule_applicable(key, i, state)}
+        limit = longest(possible)
+    return possible
+
+
+def _patch_rule_keys() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    def _get_possible_keys(self: Any, lookup: Dict[Text, Any], states: list) -> set:
+        return possible_rule_keys(self, lookup, states)
+
+    RulePolicy._get_possible_keys = _get_possible_keys
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     _installed = True
     for patch in (_patch_action_validation, _patch_event_lookup, _patch_endpoint_session, _patch_graph_runner,
-                  _patch_logreg_layout):
+                  _patch_logreg_layout, _patch_rule_keys):
         try:
             patch()
         except Exception:  # an unexpected Rasa version: keep Rasa's own behaviour

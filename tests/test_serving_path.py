@@ -274,3 +274,36 @@ def test_action_server_json_is_the_same_json():
     with pytest.raises(TypeError):
         dumps(odd)
     assert dumps({"x": float("inf")}) in (json.dumps({"x": float("inf")}), '{"x":Infinity}')
+
+
+def test_rule_matching_finds_the_same_rules_as_rasa(agent):
+    """The shortened rule filter returns exactly the keys of Rasa's own loop, on state histories
+    made of the trained rules' own states (random concatenations, long and short)."""
+    import random
+
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+
+    import bot  # noqa: F401  (installs the speed-ups)
+    from bot.speedups import possible_rule_keys
+
+    def rasa_loop(policy, lookup, states):  # RulePolicy._get_possible_keys in Rasa 3.6.21
+        possible_keys = set(lookup.keys())
+        for i, state in enumerate(reversed(states)):
+            possible_keys = set(filter(lambda _key: policy._is_rule_applicable(_key, i, state), possible_keys))
+        return possible_keys
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    policy = next(n._component for n in nodes if isinstance(getattr(n, "_component", None), RulePolicy))
+    assert type(policy)._get_possible_keys.__module__ == "bot.speedups"
+    rng = random.Random(7)
+    keys = sorted(policy.lookup[RULES])
+    matched = 0
+    for _ in range(150):
+        states = []
+        for key in rng.sample(keys, rng.randint(1, 6)):
+            states += policy._rule_key_to_state(key)
+        for lookup in (policy.lookup[RULES], policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH]):
+            ours = possible_rule_keys(policy, lookup, states)
+            assert ours == rasa_loop(policy, lookup, states)
+            matched += bool(ours)
+    assert matched > 20  # the histories do match rules, so the comparison means something

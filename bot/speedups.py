@@ -33,6 +33,16 @@ without changing what Rasa does.
    a long conversation that is thousands of calls per prediction, two predictions or more a turn.
    Here the filtering stops at those two points; the set of keys returned is the same.
 
+8. ``Domain.states_for_tracker_history`` (a tracker's ``past_states``) replays the whole conversation
+   into a fresh tracker for every prediction, to take the dialogue state before each action: about a
+   tenth of a turn, growing with the conversation. RulePolicy (the only policy here) asks for the
+   plain form (no ``ignore_rule_only_turns``), in which each state depends only on the replayed
+   tracker at that point. So, per tracker object, the replayed tracker and the states so far are
+   kept; the next call replays only the events added since, as long as the events Rasa applies
+   (``applied_events``: reverts, restarts and loop rewinds taken into account) still start with the
+   ones already replayed, object for object. Otherwise, and for the ML form, Rasa's own code runs.
+   Each call hands out fresh copies of the states, so callers may change them as before.
+
 ``install()`` runs when the ``bot`` package is imported, i.e. in every process that loads this
 project's components, channels or tracker store; it is idempotent.
 """
@@ -284,13 +294,78 @@ def _patch_rule_keys() -> None:
     RulePolicy._get_possible_keys = _get_possible_keys
 
 
+# ------------------------------------------------------------------------------- 8. past states
+class _Replay:
+    __slots__ = ("domain", "omit_unset_slots", "applied", "tracker", "states")
+
+    def __init__(self, domain: Any, omit_unset_slots: bool, tracker: Any) -> None:
+        self.domain = domain
+        self.omit_unset_slots = omit_unset_slots
+        self.applied: list = []
+        self.tracker = tracker.init_copy()
+        self.states: list = []
+
+
+_replays: Dict[tuple, Any] = {}  # (id(tracker), omit_unset_slots) -> (weak ref, _Replay); gone with the tracker
+
+
+def _copy_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    return {key: dict(sub) if isinstance(sub, dict) else sub for key, sub in state.items()}
+
+
+def past_states(domain: Any, tracker: Any, omit_unset_slots: bool = False) -> list:
+    """``domain.states_for_tracker_history(tracker, omit_unset_slots)`` (no rule-only turns ignored),
+    replaying only the events applied since the last call for the same tracker."""
+    import weakref
+
+    from rasa.shared.core.events import ActionExecuted
+
+    applied = tracker.applied_events()
+    key = (id(tracker), bool(omit_unset_slots))
+    replay = _replays.get(key)
+    if replay is not None:
+        replay = replay[1]
+        done = len(replay.applied)
+        if (replay.domain is not domain or replay.omit_unset_slots != omit_unset_slots or done > len(applied)
+                or any(a is not b for a, b in zip(replay.applied, applied))):
+            replay = None
+    if replay is None:
+        replay = _Replay(domain, omit_unset_slots, tracker)
+        _replays[key] = (weakref.ref(tracker, lambda _ref, key=key: _replays.pop(key, None)), replay)
+    for event in applied[len(replay.applied):]:
+        if isinstance(event, ActionExecuted):
+            replay.states.append(domain._clean_state(domain.get_active_state(replay.tracker, omit_unset_slots)))
+        replay.tracker.update(event)
+    replay.applied = applied
+    last = domain._clean_state(domain.get_active_state(replay.tracker, omit_unset_slots))
+    return [_copy_state(state) for state in replay.states] + [last]
+
+
+def _patch_past_states() -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    original = Domain.states_for_tracker_history
+
+    def states_for_tracker_history(self: Any, tracker: Any, omit_unset_slots: bool = False,
+                                   ignore_rule_only_turns: bool = False,
+                                   rule_only_data: Optional[Dict[Text, Any]] = None) -> list:
+        if ignore_rule_only_turns or type(tracker) is not DialogueStateTracker:
+            return original(self, tracker, omit_unset_slots=omit_unset_slots,
+                            ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data)
+        return past_states(self, tracker, omit_unset_slots)
+
+    states_for_tracker_history.original = original  # type: ignore[attr-defined]
+    Domain.states_for_tracker_history = states_for_tracker_history
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     _installed = True
     for patch in (_patch_action_validation, _patch_event_lookup, _patch_endpoint_session, _patch_graph_runner,
-                  _patch_logreg_layout, _patch_rule_keys):
+                  _patch_logreg_layout, _patch_rule_keys, _patch_past_states):
         try:
             patch()
         except Exception:  # an unexpected Rasa version: keep Rasa's own behaviour

@@ -307,3 +307,70 @@ def test_rule_matching_finds_the_same_rules_as_rasa(agent):
             assert ours == rasa_loop(policy, lookup, states)
             matched += bool(ours)
     assert matched > 20  # the histories do match rules, so the comparison means something
+
+
+def test_past_states_kept_per_tracker_equal_rasas_replay(agent):
+    """After every event of random conversations (forms, slots, reverts, restarts, sessions), the
+    kept replay gives exactly the states Rasa's full replay gives; changing what it handed out
+    changes nothing later."""
+    import random
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActionReverted, ActiveLoop,
+                                         LoopInterrupted, Restarted, SessionStarted, SlotSet, UserUttered,
+                                         UserUtteranceReverted)
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    import bot  # noqa: F401  (installs the speed-ups)
+
+    domain = agent.domain
+    patched = Domain.states_for_tracker_history
+    original = patched.original
+    rng = random.Random(11)
+    intents = sorted(domain.intents)
+    actions = sorted(a for a in domain.action_names_or_texts if a and not a.startswith("validate_"))
+    forms = sorted(domain.form_names)
+    slots = [s for s in domain.slots if s.type_name in ("text", "float", "bool", "categorical", "any")]
+    assert forms and slots and len(intents) > 10
+
+    def random_event(tracker):
+        r = rng.random()
+        if r < 0.25:
+            return [ActionExecuted("action_listen"), UserUttered(
+                "一句话", {"name": rng.choice(intents), "confidence": 0.9},
+                [{"entity": e, "value": "1"} for e in rng.sample(sorted(domain.entities), 1)] if rng.random() < 0.3 else [])]
+        if r < 0.5:
+            return [ActionExecuted(rng.choice(actions))]
+        if r < 0.62:
+            slot = rng.choice(slots)
+            value = {"bool": True, "float": 12000.0}.get(slot.type_name, "借呗")
+            if slot.type_name == "categorical":
+                value = rng.choice(slot.values)
+            return [SlotSet(slot.name, value if rng.random() < 0.8 else None)]
+        if r < 0.72:
+            form = rng.choice(forms)
+            return [ActionExecuted(form), ActiveLoop(form if rng.random() < 0.7 else None)]
+        return [rng.choice([UserUtteranceReverted(), ActionReverted(), Restarted(), SessionStarted(),
+                            LoopInterrupted(True), ActionExecutionRejected(rng.choice(forms))])]
+
+    checked = 0
+    for _ in range(40):
+        tracker = DialogueStateTracker("t", domain.slots)
+        tracker.update(ActionExecuted("action_session_start"))
+        for _ in range(40):
+            for event in random_event(tracker):
+                tracker.update(event)
+            if rng.random() < 0.4:  # several events between two predictions, as in a real turn
+                continue
+            for omit in (False, True):
+                ours = patched(domain, tracker, omit_unset_slots=omit)
+                assert ours == original(domain, tracker, omit_unset_slots=omit)
+                for state in ours:  # a caller changing what it got must not change the next answer
+                    state.pop("prev_action", None)
+                    for sub in state.values():
+                        sub.clear()
+                checked += 1
+    assert checked > 40 * 40
+    # the ML form (rule-only turns ignored) is still Rasa's own code
+    assert patched(domain, tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []}) == \
+        original(domain, tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})

@@ -374,3 +374,29 @@ def test_past_states_kept_per_tracker_equal_rasas_replay(agent):
     # the ML form (rule-only turns ignored) is still Rasa's own code
     assert patched(domain, tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []}) == \
         original(domain, tracker, ignore_rule_only_turns=True, rule_only_data={"slots": [], "loops": []})
+
+
+def test_classifier_input_row_is_the_matrix_rasa_builds(agent):
+    """The one-message fast path gives the same CSR matrix (values, indices, dtype) as Rasa's hstack."""
+    import numpy as np
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.shared.nlu.training_data.message import Message
+
+    import bot  # noqa: F401  (installs the speed-ups)
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    graph = {n._node_name: n._component for n in nodes if getattr(n, "_component", None) is not None}
+    classifier = next(c for c in graph.values() if isinstance(c, LogisticRegressionClassifier))
+    fast, slow = LogisticRegressionClassifier._create_X, LogisticRegressionClassifier._create_X.original
+    featurizers = [c for name, c in graph.items() if "Tokenizer" in name or "Featurizer" in name
+                   or "Normaliser" in name]
+    assert len(featurizers) >= 4
+    for text in ["借呗欠了两万三还不上了", "催收打给我妈了", "hello", "😭😭", "每个月能还2000"]:
+        message = Message.build(text)
+        for component in featurizers:  # the graph's nodes are kept in pipeline order
+            component.process([message])
+        a, b = fast(classifier, [message]), slow(classifier, [message])
+        assert a.format == b.format == "csr" and a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+        assert np.array_equal(a.data, b.data) and a.nnz > 0
+        assert np.array_equal(classifier.clf.predict_proba(a), classifier.clf.predict_proba(b))

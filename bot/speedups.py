@@ -134,14 +134,20 @@ def _patch_event_lookup() -> None:
 KEEPALIVE_S = 2.0  # below Sanic's 5 s keep-alive timeout, so a pooled connection is never stale
 
 
+try:
+    import ujson
+except ImportError:  # pragma: no cover - installed with Sanic
+    ujson = None
+
+
 def dumps(value: Any) -> str:
     """JSON for the action server: ujson where it can, else the standard library's output."""
-    try:
-        import ujson
-
-        return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False)
-    except (ImportError, TypeError, OverflowError, ValueError):
-        return json.dumps(value)
+    if ujson is not None:
+        try:
+            return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False)
+        except (TypeError, OverflowError, ValueError):
+            pass
+    return json.dumps(value)
 
 
 def _patch_endpoint_session() -> None:
@@ -301,11 +307,10 @@ def _patch_rule_keys() -> None:
 
 # ------------------------------------------------------------------------------- 8. past states
 class _Replay:
-    __slots__ = ("domain", "omit_unset_slots", "applied", "tracker", "states")
+    __slots__ = ("domain", "applied", "tracker", "states")
 
-    def __init__(self, domain: Any, omit_unset_slots: bool, tracker: Any) -> None:
+    def __init__(self, domain: Any, tracker: Any) -> None:
         self.domain = domain
-        self.omit_unset_slots = omit_unset_slots
         self.applied: list = []
         self.tracker = tracker.init_copy()
         self.states: list = []
@@ -327,15 +332,13 @@ def past_states(domain: Any, tracker: Any, omit_unset_slots: bool = False) -> li
 
     applied = tracker.applied_events()
     key = (id(tracker), bool(omit_unset_slots))
-    replay = _replays.get(key)
-    if replay is not None:
-        replay = replay[1]
-        done = len(replay.applied)
-        if (replay.domain is not domain or replay.omit_unset_slots != omit_unset_slots or done > len(applied)
-                or any(a is not b for a, b in zip(replay.applied, applied))):
-            replay = None
+    kept = _replays.get(key)
+    replay = kept[1] if kept is not None else None
+    if replay is not None and (replay.domain is not domain or len(replay.applied) > len(applied)
+                               or any(a is not b for a, b in zip(replay.applied, applied))):
+        replay = None
     if replay is None:
-        replay = _Replay(domain, omit_unset_slots, tracker)
+        replay = _Replay(domain, tracker)
         _replays[key] = (weakref.ref(tracker, lambda _ref, key=key: _replays.pop(key, None)), replay)
     for event in applied[len(replay.applied):]:
         if isinstance(event, ActionExecuted):

@@ -1,14 +1,16 @@
 """Start Rasa the way ``make run`` does: ``python -m bot.serve run --model ... [rasa's own options]``.
 
 The same as the ``rasa`` command, except that TensorFlow is kept out of the process unless the model
-needs it (bot/lean.py): start-up is about 2 s shorter and the server holds a few hundred MB less.
+needs it (bot/lean.py): start-up is about 2 s shorter and the server holds a few hundred MB less;
+and with ``SANIC_WORKERS`` > 1 each worker listens on its own socket (bot/workers.py), so the
+workers share the connections instead of one worker taking a whole burst.
 """
 from __future__ import annotations
 
 import sys
 from typing import Optional
 
-from bot import lean
+from bot import lean, workers
 
 
 def model_argument(argv: list) -> Optional[str]:
@@ -23,6 +25,7 @@ def model_argument(argv: list) -> Optional[str]:
 def main(argv: list) -> None:
     # without --model Rasa picks the newest model itself: then nothing is deferred
     lean.install(model_argument(argv) or "")
+    workers.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]

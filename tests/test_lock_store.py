@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import time
 import sqlite3
 from pathlib import Path
 
@@ -74,6 +76,50 @@ def test_conversation_ids_are_not_stored_in_clear(tmp_path):
     assert store.get_lock("13812345678").conversation_id == "13812345678"
 
 
+def _listening_inodes(port: int) -> set:
+    """Inodes of the TCP sockets listening on ``port`` (/proc/net/tcp: state 0A is LISTEN)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set:
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out.add(target[8:-1])
+    return out
+
+
+def test_port_in_use_is_refused_before_the_workers_start():
+    import socket
+
+    from bot.workers import check_port_free, supported
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(OSError):
+            check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", port)  # free again
+    assert supported({"host": "127.0.0.1", "port": port, "sock": None, "unix": None})
+    assert not supported({"host": "127.0.0.1", "port": port, "sock": object(), "unix": None})
+    assert not supported({"host": None, "port": None, "sock": None, "unix": "/tmp/x.sock"})
+
+
 def test_two_sanic_workers_keep_every_conversation(model_path, tmp_path):
     """`XIESHANG_WORKERS=2 make run`: two Rasa processes share the store and the locks."""
     import json
@@ -95,6 +141,18 @@ def test_two_sanic_workers_keep_every_conversation(model_path, tmp_path):
             trackers = list(pool.map(user, range(8)))
         workers = Path(f"/proc/{servers.procs['rasa'].pid}/task/{servers.procs['rasa'].pid}/children").read_text().split()
         assert len(workers) == 2, workers  # Rasa kept both workers (it falls back to one without a shared lock store)
+        # each worker listens on its own SO_REUSEPORT socket (bot/workers.py), none on a shared one
+        port = int(servers.url.rsplit(":", 1)[1])
+        for _ in range(120):  # a worker binds its socket once its model is loaded
+            listening = _listening_inodes(port)
+            if len(listening) == 2:
+                break
+            time.sleep(0.25)
+        assert len(listening) == 2, listening
+        held = {pid: _socket_inodes(int(pid)) & listening for pid in workers}
+        assert all(len(inodes) == 1 for inodes in held.values()), held
+        assert len(set().union(*held.values())) == 2, held
+        assert not _socket_inodes(servers.procs["rasa"].pid) & listening
         for i, tracker in enumerate(trackers):
             slots = tracker["slots"]
             assert slots["amount"] == 10000 + i and slots["monthly_payment"] == 2000, slots

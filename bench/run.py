@@ -90,8 +90,8 @@ def one_user(url: str, n: int = 160) -> Dict:
     return run_users(url, CONVERSATION, 1, 3600, label="one", max_messages=n)
 
 
-def many_users(url: str, users: int, seconds: float, think: float = 0.0) -> Dict:
-    out = run_users(url, CONVERSATION, users, seconds, think)
+def many_users(url: str, users: int, seconds: float, think: float = 0.0, lockstep: bool = False) -> Dict:
+    out = run_users(url, CONVERSATION, users, seconds, think, lockstep=lockstep)
     out.pop("samples")
     return out
 
@@ -117,7 +117,8 @@ def measure_server(start: Callable[[], object], url_of: Callable[[object], str],
         out["_samples"] = one["samples"]
         out["saturated_20"] = many_users(url, 20, 20)
         out["saturated_50"] = many_users(url, 50, 20)
-        out["think_20"] = many_users(url, 20, 30, think=0.5)
+        out["think_20"] = many_users(url, 20, 30, think=0.5)  # independent users (bench/loadgen.py)
+        out["think_20_lockstep"] = many_users(url, 20, 30, think=0.5, lockstep=True)  # all in phase: bursts of 20
         out["rss_mb"] = {name: rss_mb(pid) for name, pid in pid_of(handle).items()}
         out["pss_mb"] = {name: pss_mb(pid) for name, pid in pid_of(handle).items()}
         return out
@@ -279,9 +280,11 @@ def table(results: Dict) -> str:
         ("entity accuracy", g(nlu, "entity_accuracy"), None, "≥ 0.85"),
         ("one user p50 (ms)", g(e2e, "one_user", "p50_ms"), g(floor, "one_user", "p50_ms"), "≤ 20"),
         ("20 users, 0.5 s think, p95 (ms)", g(e2e, "think_20", "p95_ms"), g(floor, "think_20", "p95_ms"), "≤ 60"),
+        ("  same, all 20 in lock-step (ms)", g(e2e, "think_20_lockstep", "p95_ms"), g(floor, "think_20_lockstep", "p95_ms"), ""),
         ("saturated 20 users (msg/s)", g(e2e, "saturated_20", "throughput_msg_s"), g(floor, "saturated_20", "throughput_msg_s"), "≥ 150"),
         ("saturated 50 users (msg/s)", g(e2e, "saturated_50", "throughput_msg_s"), g(floor, "saturated_50", "throughput_msg_s"), ""),
         ("  same, 2 Sanic workers (ms)", g(two, "think_20", "p95_ms"), None, "≤ 60"),
+        ("  same, 2 workers, lock-step (ms)", g(two, "think_20_lockstep", "p95_ms"), None, ""),
         ("saturated 20 users, 2 workers (msg/s)", g(two, "saturated_20", "throughput_msg_s"), None, "≥ 150"),
         ("saturated 50 users, 2 workers (msg/s)", g(two, "saturated_50", "throughput_msg_s"), None, ""),
         ("cold start to first reply (s)", g(e2e, "cold_start_s"), g(floor, "cold_start_s"), "≤ 10"),
@@ -330,17 +333,29 @@ def main() -> int:
         except Exception as exc:  # a broken part is reported, the others still run
             results[name] = {"error": repr(exc)[:500]}
     e2e, floor = results.get("e2e") or {}, results.get("floor") or {}
-    try:
-        results["vs_rasa_init"] = {
-            "one_user_p50": round(floor["one_user"]["p50_ms"] / e2e["one_user"]["p50_ms"], 1),
-            "think_20_p95": round(floor["think_20"]["p95_ms"] / e2e["think_20"]["p95_ms"], 1),
-            "saturated_20": round(e2e["saturated_20"]["throughput_msg_s"] / floor["saturated_20"]["throughput_msg_s"], 1),
-            "cold_start": round(floor["cold_start_s"] / e2e["cold_start_s"], 1),
-            "rss": round(floor["rss_mb"]["rasa"] / e2e["rss_mb"]["rasa"], 1),
-            "note": "each figure is how many times better xieshang is than rasa init's bot",
-        }
-    except (KeyError, TypeError, ZeroDivisionError):
-        pass
+    def ratio(ours, theirs, higher_is_better=False):
+        try:
+            value = ours / theirs if higher_is_better else theirs / ours
+            return round(value, 1)
+        except (TypeError, ZeroDivisionError):
+            return None
+
+    def fig(d, *path):
+        for k in path:
+            d = d.get(k) if isinstance(d, dict) else None
+        return d
+
+    results["vs_rasa_init"] = {
+        "one_user_p50": ratio(fig(e2e, "one_user", "p50_ms"), fig(floor, "one_user", "p50_ms")),
+        "think_20_p95": ratio(fig(e2e, "think_20", "p95_ms"), fig(floor, "think_20", "p95_ms")),
+        "think_20_lockstep_p95": ratio(fig(e2e, "think_20_lockstep", "p95_ms"), fig(floor, "think_20_lockstep", "p95_ms")),
+        "saturated_20": ratio(fig(e2e, "saturated_20", "throughput_msg_s"), fig(floor, "saturated_20", "throughput_msg_s"), True),
+        "saturated_20_2workers": ratio(fig(results, "e2e_2workers", "saturated_20", "throughput_msg_s"),
+                                       fig(floor, "saturated_20", "throughput_msg_s"), True),
+        "cold_start": ratio(fig(e2e, "cold_start_s"), fig(floor, "cold_start_s")),
+        "rss": ratio(fig(e2e, "rss_mb", "rasa"), fig(floor, "rss_mb", "rasa")),
+        "note": "each figure is how many times better xieshang is than rasa init's bot (null: not measured)",
+    }
     plot(results)
     for key in ("e2e", "e2e_2workers", "floor"):
         (results.get(key) or {}).pop("_samples", None)
